@@ -46,6 +46,7 @@ all: qemu
 
 help:
 	@echo 'make              build qemu-system-x86_64 and the qtests'
+	@echo 'make check TESTS=igb-sriov-test  run one suite'
 	@echo 'make check        run every test suite (summary: N passed, N failed)'
 	@echo 'make demo         boot a guest with RSS virtio-net and igb VFs'
 	@echo 'make deps         install build dependencies from Debian (root)'
@@ -57,6 +58,7 @@ deps:
 
 # Preparing is cheap when nothing changed, so always ask the script.
 prepare: FORCE
+	@netvirt/install-deps
 	@netvirt/prepare $(SRC)
 
 $(BLD)/build.ninja: | prepare

@@ -1,0 +1,44 @@
+# SPDX-License-Identifier: GPL-2.0-or-later
+#
+# Helpers for scripts that run inside the test guest (busybox sh).  The
+# host prepends this file to every guest script.
+
+fact() {
+    echo "FACT $1=$2"
+}
+
+# pci_devs VENDOR DEVICE: sysfs paths of matching PCI functions.
+pci_devs() {
+    for d in /sys/bus/pci/devices/*; do
+        [ "$(cat "$d/vendor")" = "$1" ] && [ "$(cat "$d/device")" = "$2" ] &&
+            echo "$d"
+    done
+}
+
+# pci_driver PATH: name of the bound driver, or "none".
+pci_driver() {
+    if [ -e "$1/driver" ]; then
+        basename "$(readlink "$1/driver")"
+    else
+        echo none
+    fi
+}
+
+# pci_netdev PATH: network interfaces of a PCI function (virtio nests them
+# one level deeper, under virtioN/net).
+pci_netdev() {
+    ls "$1"/net "$1"/virtio*/net 2>/dev/null | grep -v ':$' | grep -v '^$' |
+        tr '\n' ' ' | sed 's/ $//'
+}
+
+# wait_for SECS CMD...: poll until CMD succeeds.
+wait_for() {
+    n=$(($1 * 10))
+    shift
+    while [ "$n" -gt 0 ]; do
+        "$@" >/dev/null 2>&1 && return 0
+        sleep 0.1
+        n=$((n - 1))
+    done
+    return 1
+}
