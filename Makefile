@@ -77,6 +77,19 @@ check: qemu
 demo: qemu
 	@netvirt/demo --qemu $(QEMU)
 
+# The Linux series (patches/linux/): a host kernel for the test VM, built
+# and cached by netvirt/kernel/build, and its selftests run in that VM.
+LINUX_SRC := $(abspath $(BUILD_DIR))/src/linux
+LINUX_BLD := $(abspath $(BUILD_DIR))/linux
+LINUX_HDR := $(abspath $(BUILD_DIR))/linux-headers
+.PHONY: kernel check-kernel
+
+kernel:
+	@netvirt/kernel/build --src $(LINUX_SRC) --out $(LINUX_BLD) --headers $(LINUX_HDR)
+
+check-kernel: qemu kernel
+	@netvirt/kernel/check --qemu $(QEMU) --src $(LINUX_SRC) --out $(LINUX_BLD) --headers $(LINUX_HDR)
+
 patches-export:
 	@netvirt/patch-queue export $(SRC)
 

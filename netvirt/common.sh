@@ -21,3 +21,12 @@ need_root() {
         die "$1 needs root (tap devices, /dev/net/tun); run: sudo $2"
     fi
 }
+
+# series_hash PATCHDIR: identifies the content of a patch queue, so that a
+# prepared tree knows whether it is up to date.
+series_hash() {
+    (cat "$1/series"
+     sed -e '/^#/d' -e '/^$/d' "$1/series" | while read -r p; do
+         cat "$1/$p"
+     done) | sha256sum | cut -d' ' -f1
+}

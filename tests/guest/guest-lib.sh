@@ -3,6 +3,10 @@
 # Helpers for scripts that run inside the test guest (busybox sh).  The
 # host prepends this file to every guest script.
 
+# Busybox's shell prefers its own applets; its ip lacks "ip link ... vf".
+ip() { /sbin/ip "$@"; }
+ethtool() { /sbin/ethtool "$@"; }
+
 fact() {
     echo "FACT $1=$2"
 }
@@ -13,6 +17,12 @@ pci_devs() {
         [ "$(cat "$d/vendor")" = "$1" ] && [ "$(cat "$d/device")" = "$2" ] &&
             echo "$d"
     done
+}
+
+# virtio_net_devs: virtio-net functions, modern (0x1041) or transitional.
+virtio_net_devs() {
+    pci_devs 0x1af4 0x1041
+    pci_devs 0x1af4 0x1000
 }
 
 # pci_driver PATH: name of the bound driver, or "none".
@@ -33,12 +43,12 @@ pci_netdev() {
 
 # wait_for SECS CMD...: poll until CMD succeeds.
 wait_for() {
-    n=$(($1 * 10))
+    local tries=$(($1 * 10))
     shift
-    while [ "$n" -gt 0 ]; do
+    while [ "$tries" -gt 0 ]; do
         "$@" >/dev/null 2>&1 && return 0
         sleep 0.1
-        n=$((n - 1))
+        tries=$((tries - 1))
     done
     return 1
 }

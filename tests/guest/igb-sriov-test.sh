@@ -24,5 +24,6 @@ for n in 2 0 3; do
 done
 expect_eq "VF 0 took the MAC set through the PF" 52:54:00:12:34:aa "$(fact vf0_mac)"
 expect_eq "the PF reports VF 0's MAC" 52:54:00:12:34:aa "$(fact pf_vf0_mac)"
+expect_eq "the PF reports VF 0's VLAN" 100 "$(fact pf_vf0_vlan)"
 expect_eq "no driver errors in the guest log" 0 "$(fact kernel_errors)"
 tap_done
