@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0-or-later
+# shellcheck shell=bash
 # Boot a throw-away VM whose init reports on a serial console with
 # markers, as the test harnesses do.  Source it after common.sh.
 #
@@ -42,7 +43,12 @@ vm_run() {
         sed 's/^/qemu: /' "$vm_tmp/qemu.log" >&2
     fi
     tr -d '\r' < "$mark" > "$vm_tmp/mark.txt"
-    sed -n "/^$prefix-START/,/^$prefix-EXIT/p" "$vm_tmp/mark.txt" | sed '1d;$d'
+    if grep -aq "^$prefix-START" "$vm_tmp/mark.txt"; then
+        sed -n "/^$prefix-START/,/^$prefix-EXIT/p" "$vm_tmp/mark.txt" | sed '1d;$d'
+    else
+        # Failed before it could run anything: show why.
+        grep -av "^$prefix-EXIT" "$vm_tmp/mark.txt" >&2 || true
+    fi
     exit_line=$(grep -a "^$prefix-EXIT " "$vm_tmp/mark.txt" | tail -n1 || true)
     if [ -n "$exit_line" ]; then
         return "${exit_line#"$prefix"-EXIT }"
