@@ -486,3 +486,68 @@ int rss_ref_self_test(void)
     }
     return bad;
 }
+
+uint32_t rss_ref_igb_hash_types(uint32_t mrqc)
+{
+    uint32_t types = 0;
+
+    if (mrqc & RSS_REF_IGB_MRQC_TCP_IPV4) {
+        types |= VIRTIO_NET_RSS_HASH_TYPE_TCPv4;
+    }
+    if (mrqc & RSS_REF_IGB_MRQC_IPV4) {
+        types |= VIRTIO_NET_RSS_HASH_TYPE_IPv4;
+    }
+    if (mrqc & RSS_REF_IGB_MRQC_UDP_IPV4) {
+        types |= VIRTIO_NET_RSS_HASH_TYPE_UDPv4;
+    }
+    if (mrqc & RSS_REF_IGB_MRQC_IPV6) {
+        types |= VIRTIO_NET_RSS_HASH_TYPE_IPv6;
+    }
+    if (mrqc & RSS_REF_IGB_MRQC_TCP_IPV6) {
+        types |= VIRTIO_NET_RSS_HASH_TYPE_TCPv6;
+    }
+    if (mrqc & RSS_REF_IGB_MRQC_UDP_IPV6) {
+        types |= VIRTIO_NET_RSS_HASH_TYPE_UDPv6;
+    }
+    /* An Ex enable covers packets without extension headers too */
+    if (mrqc & RSS_REF_IGB_MRQC_TCP_IPV6_EX) {
+        types |= VIRTIO_NET_RSS_HASH_TYPE_TCP_EX |
+                 VIRTIO_NET_RSS_HASH_TYPE_TCPv6;
+    }
+    if (mrqc & RSS_REF_IGB_MRQC_IPV6_EX) {
+        types |= VIRTIO_NET_RSS_HASH_TYPE_IP_EX |
+                 VIRTIO_NET_RSS_HASH_TYPE_IPv6;
+    }
+    if (mrqc & RSS_REF_IGB_MRQC_UDP_IPV6_EX) {
+        types |= VIRTIO_NET_RSS_HASH_TYPE_UDP_EX |
+                 VIRTIO_NET_RSS_HASH_TYPE_UDPv6;
+    }
+    return types;
+}
+
+unsigned rss_ref_igb_rss_type(uint16_t report)
+{
+    /* 82576 advanced receive descriptor, RSS Type field */
+    switch (report) {
+    case VIRTIO_NET_HASH_REPORT_TCPv4:
+        return 0x1;
+    case VIRTIO_NET_HASH_REPORT_IPv4:
+        return 0x2;
+    case VIRTIO_NET_HASH_REPORT_TCPv6:
+        return 0x3;
+    case VIRTIO_NET_HASH_REPORT_IPv6_EX:
+        return 0x4;
+    case VIRTIO_NET_HASH_REPORT_IPv6:
+        return 0x5;
+    case VIRTIO_NET_HASH_REPORT_TCPv6_EX:
+        return 0x6;
+    case VIRTIO_NET_HASH_REPORT_UDPv4:
+        return 0x7;
+    case VIRTIO_NET_HASH_REPORT_UDPv6:
+        return 0x8;
+    case VIRTIO_NET_HASH_REPORT_UDPv6_EX:
+        return 0x9;
+    default:
+        return 0;
+    }
+}

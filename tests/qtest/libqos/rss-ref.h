@@ -67,4 +67,33 @@ extern const uint8_t rss_ref_ms_key[RSS_REF_KEY_MAX];
  */
 int rss_ref_self_test(void);
 
+/*
+ * Hash field enables of the MRQC register of igb (Intel 82576), bits
+ * 16..24.  The "Ex" variants hash every IPv6 packet of their kind and
+ * only substitute the mobility addresses when the extension headers
+ * carry them.
+ */
+#define RSS_REF_IGB_MRQC_TCP_IPV4       (1u << 16)
+#define RSS_REF_IGB_MRQC_IPV4           (1u << 17)
+#define RSS_REF_IGB_MRQC_TCP_IPV6_EX    (1u << 18)
+#define RSS_REF_IGB_MRQC_IPV6_EX        (1u << 19)
+#define RSS_REF_IGB_MRQC_IPV6           (1u << 20)
+#define RSS_REF_IGB_MRQC_TCP_IPV6       (1u << 21)
+#define RSS_REF_IGB_MRQC_UDP_IPV4       (1u << 22)
+#define RSS_REF_IGB_MRQC_UDP_IPV6       (1u << 23)
+#define RSS_REF_IGB_MRQC_UDP_IPV6_EX    (1u << 24)
+
+/*
+ * The virtio hash types (VIRTIO_NET_RSS_HASH_TYPE_*) that select the
+ * same hash input as the igb MRQC field enables in @mrqc, for use with
+ * rss_ref_hash_frame().
+ */
+uint32_t rss_ref_igb_hash_types(uint32_t mrqc);
+
+/*
+ * The RSS Type igb writes in the low 4 bits of an advanced receive
+ * descriptor for a hash of kind @report (VIRTIO_NET_HASH_REPORT_*).
+ */
+unsigned rss_ref_igb_rss_type(uint16_t report);
+
 #endif
