@@ -37,7 +37,8 @@ QEMU_CONFIGURE_FLAGS := \
 # What `make` builds: the emulator and the qtest programs we run.
 QTEST_PROGS := tests/qtest/qos-test tests/qtest/igb-sriov-test \
 	tests/qtest/virtio-net-rss-test tests/qtest/virtio-net-sriov-test
-NINJA_TARGETS := qemu-system-x86_64 $(QTEST_PROGS)
+NINJA_TARGETS := qemu-system-x86_64 contrib/ebpf-rss-helper/qemu-ebpf-rss-helper \
+	$(QTEST_PROGS)
 
 .PHONY: all deps prepare qemu check check-qtest check-guest demo \
 	patches-export patches-import clean distclean help FORCE

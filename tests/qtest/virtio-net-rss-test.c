@@ -15,6 +15,10 @@
 
 #include "qemu/osdep.h"
 #include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <linux/capability.h>
 #include <net/if.h>
 #include <linux/if_tun.h>
 #include <linux/if_packet.h>
@@ -22,6 +26,9 @@
 #include "qemu/cutils.h"
 #include "qemu/bswap.h"
 #include "libqtest.h"
+#include "qobject/qdict.h"
+#include "qobject/qlist.h"
+#include "qobject/qjson.h"
 #include "libqos/libqos-malloc.h"
 #include "libqos/malloc-pc.h"
 #include "libqos/pci-pc.h"
@@ -43,6 +50,16 @@
 
 /* Lets software-fallback runs start QEMU under a capability-dropping wrapper */
 #define NOBPF_QEMU_ENV  "NVRSS_QEMU_NOBPF"
+
+#define EBPF_RSS_FDS    4
+#define HELPER_MAGIC    "qemu-ebpf-rss/1"
+
+#ifndef CAP_PERFMON
+#define CAP_PERFMON     38
+#endif
+#ifndef CAP_BPF
+#define CAP_BPF         39
+#endif
 
 static const uint8_t guest_mac[ETH_ALEN] = {
     0x52, 0x54, 0x00, 0x12, 0x34, 0x56
@@ -86,9 +103,19 @@ typedef struct Rig {
     unsigned noise;
 } Rig;
 
+typedef enum RigFds {
+    FDS_NONE,
+    FDS_CMDLINE,        /* ebpf-rss-fds=N:N:N:N, inherited descriptors */
+    FDS_QMP,            /* getfd, then device_add with ebpf-rss-fds */
+} RigFds;
+
 typedef struct RigOpts {
     bool hash;
-    bool no_bpf;
+    bool no_bpf;        /* QEMU without CAP_BPF in its bounding set */
+    bool no_caps;       /* QEMU with no capabilities at all (uid 0, noroot) */
+    const char *helper; /* ebpf-rss-helper= */
+    bool helper_is_tmp; /* unlink it once QEMU has run it */
+    RigFds fds;         /* descriptors of a program the test loaded */
 } RigOpts;
 
 /* Host side: tap creation and frame injection */
@@ -589,16 +616,226 @@ static void rss_random(Rig *r, RssState *s, unsigned table_len,
     rand_bytes(r->rand, s->key, sizeof(s->key));
 }
 
+/* The helper as built next to the QEMU binary under test */
+static char *helper_path(void)
+{
+    g_autofree char *dir = g_path_get_dirname(qtest_qemu_binary(NULL));
+
+    return g_build_filename(dir, "contrib", "ebpf-rss-helper",
+                            "qemu-ebpf-rss-helper", NULL);
+}
+
+static bool helper_usable(void)
+{
+    g_autofree char *path = helper_path();
+
+    if (access(path, X_OK)) {
+        g_test_skip("qemu-ebpf-rss-helper is not built next to QEMU "
+                    "(configure with --enable-bpf)");
+        return false;
+    }
+    return true;
+}
+
+/*
+ * Load the RSS program as a management layer would, here through the
+ * helper since the test runs as root: the program, configuration, key
+ * and table descriptors, in that order.
+ */
+static void helper_load(int fds[EBPF_RSS_FDS])
+{
+    g_autofree char *path = helper_path();
+    g_autofree char *arg = NULL;
+    char buf[600];
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * EBPF_RSS_FDS)];
+    } control;
+    struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = &control, .msg_controllen = sizeof(control),
+    };
+    struct cmsghdr *cmsg;
+    int sv[2], status;
+    ssize_t n;
+    pid_t pid;
+
+    g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
+    arg = g_strdup_printf("--fd=%d", sv[1]);
+    pid = fork();
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        close(sv[0]);
+        execl(path, path, arg, NULL);
+        _exit(127);
+    }
+    close(sv[1]);
+    memset(&control, 0, sizeof(control));
+    n = recvmsg(sv[0], &msg, 0);
+    close(sv[0]);
+    g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    g_assert_cmpint(n, >=, sizeof(HELPER_MAGIC));
+    g_assert_cmpstr(buf, ==, HELPER_MAGIC);
+    cmsg = CMSG_FIRSTHDR(&msg);
+    g_assert_nonnull(cmsg);
+    g_assert_cmpint(cmsg->cmsg_type, ==, SCM_RIGHTS);
+    g_assert_cmpuint(cmsg->cmsg_len, ==, CMSG_LEN(sizeof(int) * EBPF_RSS_FDS));
+    memcpy(fds, CMSG_DATA(cmsg), sizeof(int) * EBPF_RSS_FDS);
+}
+
+/*
+ * A copy of the helper that gets CAP_BPF and CAP_PERFMON from file
+ * capabilities, as an installation would give it (setcap).
+ */
+static char *helper_install_capable(void)
+{
+    g_autofree char *src = helper_path();
+    g_autofree gchar *data = NULL;
+    struct vfs_cap_data cap = { 0 };
+    GError *err = NULL;
+    char *dst;
+    gsize len;
+    int fd;
+
+    g_assert_true(g_file_get_contents(src, &data, &len, &err));
+    fd = g_file_open_tmp("nvrss-helper-XXXXXX", &dst, &err);
+    g_assert_no_error(err);
+    g_assert_cmpint(write(fd, data, len), ==, len);
+    g_assert_cmpint(fchmod(fd, 0755), ==, 0);
+    close(fd);
+
+    cap.magic_etc = cpu_to_le32(VFS_CAP_REVISION_2 | VFS_CAP_FLAGS_EFFECTIVE);
+    cap.data[CAP_TO_INDEX(CAP_BPF)].permitted |=
+        cpu_to_le32(CAP_TO_MASK(CAP_BPF));
+    cap.data[CAP_TO_INDEX(CAP_PERFMON)].permitted |=
+        cpu_to_le32(CAP_TO_MASK(CAP_PERFMON));
+    if (setxattr(dst, "security.capability", &cap, XATTR_CAPS_SZ_2, 0)) {
+        g_error("setting file capabilities on %s: %s", dst, strerror(errno));
+    }
+    return dst;
+}
+
+static void close_fds(int *fds, int n)
+{
+    while (n--) {
+        close(fds[n]);
+    }
+}
+
+/* The virtio-net device, as -device JSON or device_add arguments */
+static QDict *dev_props(const RigOpts *o)
+{
+    QDict *d = qdict_new();
+    g_autofree char *addr = g_strdup_printf("%02x.0", NET_SLOT);
+
+    qdict_put_str(d, "driver", "virtio-net-pci");
+    qdict_put_str(d, "id", "nic0");
+    qdict_put_str(d, "netdev", "net0");
+    qdict_put_str(d, "addr", addr);
+    qdict_put_bool(d, "mq", true);
+    qdict_put_bool(d, "rss", true);
+    qdict_put_bool(d, "hash", o->hash);
+    qdict_put_int(d, "vectors", 2 * NR_QUEUES + 2);
+    qdict_put_str(d, "mac", "52:54:00:12:34:56");
+    /* No option ROM: nothing would run it under qtest */
+    qdict_put_str(d, "romfile", "");
+    if (o->helper) {
+        qdict_put_str(d, "ebpf-rss-helper", o->helper);
+    }
+    return d;
+}
+
+static void put_fd_names(QDict *d, char names[EBPF_RSS_FDS][16])
+{
+    QList *l = qlist_new();
+    int i;
+
+    for (i = 0; i < EBPF_RSS_FDS; i++) {
+        qlist_append_str(l, names[i]);
+    }
+    qdict_put(d, "ebpf-rss-fds", l);
+}
+
+/* Hand @fds to QEMU's monitor under the names nvrss-fd0..3 */
+static void qmp_getfds(QTestState *qts, int *fds, char names[][16])
+{
+    int i;
+
+    for (i = 0; i < EBPF_RSS_FDS; i++) {
+        snprintf(names[i], 16, "nvrss-fd%d", i);
+        qtest_qmp_fds_assert_success(qts, &fds[i], 1,
+                                     "{'execute': 'getfd', 'arguments': "
+                                     "{'fdname': %s}}", names[i]);
+    }
+}
+
+/*
+ * Start QEMU with the tap queues @fds and, unless @device is NULL, the
+ * device given as JSON.
+ */
+static void rig_start_qemu(Rig *r, const RigOpts *o, const int *fds,
+                           const char *device)
+{
+    g_autofree char *args = NULL;
+    g_autofree char *dev_arg = NULL;
+    const char *wrap = NULL;
+    GError *err = NULL;
+    int tfd;
+
+    tfd = g_file_open_tmp("nvrss-trace-XXXXXX", &r->trace_path, &err);
+    g_assert_no_error(err);
+    close(tfd);
+
+    if (device) {
+        dev_arg = g_strdup_printf("-device '%s'", device);
+    }
+    args = g_strdup_printf(
+        "-M pc -nodefaults -m 256M "
+        "-netdev tap,id=net0,fds=%d:%d:%d:%d,vhost=off %s "
+        "-D %s -trace enable=virtio_net_rss* -trace enable=ebpf_rss* "
+        "-trace enable=net_rx_pkt_rss_hash",
+        fds[0], fds[1], fds[2], fds[3], dev_arg ? dev_arg : "",
+        r->trace_path);
+
+    if (o->no_bpf) {
+        /* Without CAP_BPF/CAP_SYS_ADMIN QEMU cannot load its program */
+        wrap = "--bounding-set -bpf,-sys_admin,-perfmon";
+    } else if (o->no_caps) {
+        /*
+         * No capabilities at all, yet a file-capable helper still gains
+         * its own: what an unprivileged QEMU with an installed helper sees
+         */
+        wrap = "--securebits +noroot,+noroot_locked,+no_setuid_fixup,"
+               "+no_setuid_fixup_locked --inh-caps -all --ambient-caps -all";
+    }
+    if (wrap) {
+        g_autofree char *setpriv = g_find_program_in_path("setpriv");
+        g_autofree char *cmd = NULL;
+
+        g_assert_nonnull(setpriv);
+        cmd = g_strdup_printf("%s %s %s", setpriv, wrap,
+                              qtest_qemu_binary(NULL));
+        g_setenv(NOBPF_QEMU_ENV, cmd, true);
+        r->qts = qtest_init_ext(NOBPF_QEMU_ENV, args, NULL, true);
+        g_unsetenv(NOBPF_QEMU_ENV);
+    } else {
+        r->qts = qtest_init(args);
+    }
+}
+
 static Rig *rig_new(const RigOpts *o)
 {
     Rig *r = g_new0(Rig, 1);
-    g_autofree char *args = NULL;
-    g_autofree char *nobpf = NULL;
+    g_autoptr(QDict) props = dev_props(o);
+    g_autoptr(GString) json = NULL;
     QVirtioDevice *vdev;
     QPCIAddress addr = { .devfn = QPCI_DEVFN(NET_SLOT, 0) };
     uint64_t want, have;
-    int fds[NR_QUEUES], tfd, q, i;
-    GError *err = NULL;
+    int fds[NR_QUEUES], bpf_fds[EBPF_RSS_FDS], q, i;
+    char names[EBPF_RSS_FDS][16];
 
     r->hash = o->hash;
     r->hdr_len = o->hash ? sizeof(struct virtio_net_hdr_v1_hash)
@@ -608,41 +845,37 @@ static Rig *rig_new(const RigOpts *o)
     tap_open(r, fds);
     tap_up(r);
 
-    tfd = g_file_open_tmp("nvrss-trace-XXXXXX", &r->trace_path, &err);
-    g_assert_no_error(err);
-    close(tfd);
+    if (o->fds != FDS_NONE) {
+        helper_load(bpf_fds);
+    }
+    if (o->fds == FDS_CMDLINE) {
+        /* Inherited by QEMU like the tap queues */
+        for (i = 0; i < EBPF_RSS_FDS; i++) {
+            snprintf(names[i], sizeof(names[i]), "%d", bpf_fds[i]);
+        }
+        put_fd_names(props, names);
+    }
+    json = qobject_to_json(QOBJECT(props));
+    rig_start_qemu(r, o, fds, o->fds == FDS_QMP ? NULL : json->str);
 
-    /* No option ROM: nothing would run it under qtest */
-    args = g_strdup_printf(
-        "-M pc -nodefaults -m 256M "
-        "-netdev tap,id=net0,fds=%d:%d:%d:%d,vhost=off "
-        "-device virtio-net-pci,netdev=net0,addr=%02x.0,mq=on,rss=on,"
-        "hash=%s,vectors=%d,mac=52:54:00:12:34:56,romfile= "
-        "-D %s -trace enable=virtio_net_rss* -trace enable=ebpf_rss* "
-        "-trace enable=net_rx_pkt_rss_hash",
-        fds[0], fds[1], fds[2], fds[3], NET_SLOT, o->hash ? "on" : "off",
-        2 * NR_QUEUES + 2, r->trace_path);
-
-    if (o->no_bpf) {
-        g_autofree char *setpriv = g_find_program_in_path("setpriv");
-
-        g_assert_nonnull(setpriv);
-        /* Without CAP_BPF/CAP_SYS_ADMIN QEMU cannot load its program */
-        nobpf = g_strdup_printf("%s --bounding-set -bpf,-sys_admin,-perfmon "
-                                "%s", setpriv, qtest_qemu_binary(NULL));
-        g_setenv(NOBPF_QEMU_ENV, nobpf, true);
-        r->qts = qtest_init_ext(NOBPF_QEMU_ENV, args, NULL, true);
-        g_unsetenv(NOBPF_QEMU_ENV);
-    } else {
-        r->qts = qtest_init(args);
+    if (o->fds == FDS_QMP) {
+        qmp_getfds(r->qts, bpf_fds, names);
+        put_fd_names(props, names);
+        qtest_qmp_assert_success(r->qts, "{'execute': 'device_add', "
+                                 "'arguments': %p}", qobject_ref(props));
+    }
+    if (o->fds != FDS_NONE) {
+        close_fds(bpf_fds, EBPF_RSS_FDS);
+    }
+    /* The device is realized: QEMU has run its helper if it needed one */
+    if (o->helper_is_tmp) {
+        unlink(o->helper);
     }
     /*
      * QEMU holds its own references now; once it exits for whatever
      * reason the non-persistent tap disappears with it.
      */
-    for (i = 0; i < NR_QUEUES; i++) {
-        close(fds[i]);
-    }
+    close_fds(fds, NR_QUEUES);
 
     pc_alloc_init(&r->alloc, r->qts, ALLOC_NO_FLAGS);
     r->bus = qpci_new_pc(r->qts, &r->alloc);
@@ -1257,6 +1490,283 @@ static void test_bad_config(void)
     g_free(r);
 }
 
+/*
+ * Take every completed buffer off @q without giving it back; returns how
+ * many there were and marks the tagged frames seen in @got.
+ */
+static unsigned rx_take(Rig *r, int q, GHashTable *got)
+{
+    uint8_t buf[BUF_SIZE];
+    uint32_t id, len;
+    unsigned n = 0;
+
+    while (qvirtqueue_get_buf(r->qts, r->rxq[q], &id, &len)) {
+        g_assert_cmpuint(id, <, RX_BUFS);
+        g_assert_cmpuint(len, <=, BUF_SIZE);
+        qtest_memread(r->qts, r->rxbuf[q][id], buf, len);
+        n++;
+        if (len >= r->hdr_len + ETH_ZLEN &&
+            !memcmp(buf + len - 8, marker, sizeof(marker))) {
+            g_hash_table_add(got, GUINT_TO_POINTER(ldl_be_p(buf + len - 4)));
+        }
+    }
+    return n;
+}
+
+/*
+ * The queue RSS picks has no buffers while the others have plenty: the
+ * frames must wait, and arrive there as soon as the guest adds buffers to
+ * that queue, whichever tap queue they came in on.
+ */
+static void run_refill(const RigOpts *o)
+{
+    const int target = 1;
+    g_autoptr(GHashTable) got = g_hash_table_new(NULL, NULL);
+    g_autoptr(GHashTable) elsewhere = g_hash_table_new(NULL, NULL);
+    uint32_t first_pending, seq;
+    uint8_t frame[256];
+    unsigned used = 0;
+    gint64 deadline;
+    RssState s;
+    Flow f;
+    Rig *r;
+    int q, i, bad;
+
+    if (!host_usable()) {
+        return;
+    }
+    r = rig_new(o);
+    rss_random(r, &s, 1, NR_QUEUES, RSS_REF_HASH_TYPES_ALL);
+    s.table[0] = target;
+    s.unclassified = target;
+    apply_rss(r, &s);
+
+    /* Use up the target queue's buffers, keeping them */
+    deadline = g_get_monotonic_time() + TIMEOUT_US;
+    while (used < RX_BUFS && g_get_monotonic_time() < deadline) {
+        flow_random(r->rand, &f);
+        host_send(r, frame, build_frame(F_IP4_UDP, &f, ++r->seq, frame));
+        g_usleep(2000);
+        used += rx_take(r, target, got);
+    }
+    g_assert_cmpuint(used, ==, RX_BUFS);
+
+    /* Different flows, so that the tap spreads them over its queues */
+    first_pending = r->seq + 1;
+    for (i = 0; i < 2 * NR_QUEUES; i++) {
+        flow_random(r->rand, &f);
+        host_send(r, frame, build_frame(F_IP4_UDP, &f, ++r->seq, frame));
+    }
+    g_usleep(300 * 1000);
+    for (q = 0; q < NR_QUEUES; q++) {
+        if (q != target) {
+            rx_take(r, q, elsewhere);
+        }
+    }
+
+    /* The guest refills the target queue only */
+    for (i = 0; i < RX_BUFS; i++) {
+        rx_post(r, target, i);
+    }
+    deadline = g_get_monotonic_time() + G_USEC_PER_SEC;
+    do {
+        for (seq = first_pending; seq <= r->seq; seq++) {
+            if (!g_hash_table_contains(got, GUINT_TO_POINTER(seq))) {
+                break;
+            }
+        }
+        if (seq > r->seq) {
+            break;
+        }
+        g_usleep(1000);
+        rx_take(r, target, got);
+    } while (g_get_monotonic_time() < deadline);
+
+    for (q = 0; q < NR_QUEUES; q++) {
+        if (q != target) {
+            rx_take(r, q, elsewhere);
+        }
+    }
+    for (seq = first_pending; seq <= r->seq; seq++) {
+        if (g_hash_table_contains(elsewhere, GUINT_TO_POINTER(seq))) {
+            mismatch(r, "refill: seq %u went to a queue RSS did not pick",
+                     seq);
+        } else if (!g_hash_table_contains(got, GUINT_TO_POINTER(seq))) {
+            mismatch(r, "refill: seq %u held back after queue %d got "
+                     "buffers", seq, target);
+        }
+    }
+
+    bad = rig_free(r);
+    expect_no_mismatch(bad);
+    g_free(r->trace);
+    g_free(r);
+}
+
+static void test_sw_refill(void)
+{
+    RigOpts o = { .no_bpf = true };
+
+    run_refill(&o);
+}
+
+static void test_hash_refill(void)
+{
+    RigOpts o = { .hash = true };
+
+    run_refill(&o);
+}
+
+static void test_ebpf_refill(void)
+{
+    RigOpts o = { 0 };
+
+    run_refill(&o);
+}
+
+/*
+ * QEMU with no capabilities at all cannot load the program: the control
+ * for the helper cases below, which would prove nothing otherwise.
+ */
+static void test_nocaps_fallback(void)
+{
+    RigOpts o = { .no_caps = true };
+
+    run_steering(&o, F_IP4_TCP, F_IP6_UDP + 1, RSS_REF_HASH_TYPES_ALL,
+                 PATH_SOFTWARE);
+}
+
+/* The helper, given CAP_BPF by file capabilities, loads it for QEMU */
+static void test_helper_steering(void)
+{
+    RigOpts o = { .no_caps = true, .helper_is_tmp = true };
+    g_autofree char *helper = NULL;
+
+    if (!host_usable() || !helper_usable()) {
+        return;
+    }
+    helper = helper_install_capable();
+    o.helper = helper;
+    run_steering(&o, 0, F_CORE_MAX, RSS_REF_HASH_TYPES_ALL, PATH_EBPF);
+}
+
+/* A helper that cannot load either: a warning and software RSS */
+static void test_helper_fails(void)
+{
+    g_autofree char *helper = helper_path();
+    RigOpts o = { .no_caps = true, .helper = helper };
+
+    if (!host_usable() || !helper_usable()) {
+        return;
+    }
+    run_steering(&o, F_IP4_TCP, F_IP6_UDP + 1, RSS_REF_HASH_TYPES_ALL,
+                 PATH_SOFTWARE);
+}
+
+/* A management layer loaded the program: ebpf-rss-fds on the command line */
+static void test_fds_cmdline(void)
+{
+    RigOpts o = { .no_bpf = true, .fds = FDS_CMDLINE };
+
+    if (!host_usable() || !helper_usable()) {
+        return;
+    }
+    run_steering(&o, 0, F_CORE_MAX, RSS_REF_HASH_TYPES_ALL, PATH_EBPF);
+}
+
+/* ... or handed over with getfd, the device coming with device_add */
+static void test_fds_qmp(void)
+{
+    RigOpts o = { .no_bpf = true, .fds = FDS_QMP };
+
+    if (!host_usable() || !helper_usable()) {
+        return;
+    }
+    run_steering(&o, 0, F_CORE_MAX, RSS_REF_HASH_TYPES_ALL, PATH_EBPF);
+}
+
+/*
+ * Descriptors of the wrong kind must be refused with an error that says
+ * which one is wrong; QEMU must neither crash nor keep the device.
+ */
+static void test_fds_wrong(void)
+{
+    static const struct {
+        const char *what;
+        int order[EBPF_RSS_FDS];    /* -1: /dev/null */
+        const char *error;
+    } cases[] = {
+        { "map as program", { 1, 0, 2, 3 }, "not an eBPF program" },
+        { "program as map", { 0, 1, 2, 0 }, "not an eBPF map" },
+        { "config and table swapped", { 0, 3, 2, 1 }, "needs at least" },
+        { "not eBPF", { 0, 1, -1, 3 }, "/dev/null, not an eBPF map" },
+    };
+    RigOpts o = { .no_bpf = true };
+    Rig *r;
+    int taps[NR_QUEUES], bpf[EBPF_RSS_FDS], i, j;
+    char names[EBPF_RSS_FDS][16];
+
+    if (!host_usable() || !helper_usable()) {
+        return;
+    }
+    r = g_new0(Rig, 1);
+    tap_open(r, taps);
+    tap_up(r);
+    rig_start_qemu(r, &o, taps, NULL);
+    close_fds(taps, NR_QUEUES);
+    helper_load(bpf);
+
+    for (i = 0; i < ARRAY_SIZE(cases); i++) {
+        g_autoptr(QDict) props = dev_props(&o);
+        int fds[EBPF_RSS_FDS];
+        QDict *resp;
+        const char *desc;
+
+        for (j = 0; j < EBPF_RSS_FDS; j++) {
+            fds[j] = cases[i].order[j] < 0 ? open("/dev/null", O_RDWR)
+                                           : dup(bpf[cases[i].order[j]]);
+            g_assert_cmpint(fds[j], >=, 0);
+        }
+        qmp_getfds(r->qts, fds, names);
+        close_fds(fds, EBPF_RSS_FDS);
+        put_fd_names(props, names);
+        resp = qtest_qmp(r->qts, "{'execute': 'device_add', "
+                         "'arguments': %p}", qobject_ref(props));
+        g_assert_nonnull(resp);
+        if (!qdict_haskey(resp, "error")) {
+            mismatch(r, "%s: device_add succeeded", cases[i].what);
+        } else {
+            desc = qdict_get_str(qdict_get_qdict(resp, "error"), "desc");
+            g_test_message("%s: %s", cases[i].what, desc);
+            if (!strstr(desc, cases[i].error)) {
+                mismatch(r, "%s: error '%s' does not say '%s'",
+                         cases[i].what, desc, cases[i].error);
+            }
+        }
+        qobject_unref(resp);
+        /* Still alive and well */
+        qtest_qmp_assert_success(r->qts, "{'execute': 'query-status'}");
+    }
+
+    /* The same descriptors in the right order are accepted */
+    {
+        g_autoptr(QDict) props = dev_props(&o);
+
+        qmp_getfds(r->qts, bpf, names);
+        put_fd_names(props, names);
+        qtest_qmp_assert_success(r->qts, "{'execute': 'device_add', "
+                                 "'arguments': %p}", qobject_ref(props));
+    }
+    close_fds(bpf, EBPF_RSS_FDS);
+
+    qtest_quit(r->qts);
+    unlink(r->trace_path);
+    g_free(r->trace_path);
+    close(r->sock);
+    expect_no_mismatch(r->mismatches);
+    g_free(r);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1276,6 +1786,19 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-net-rss/hash-report/steering", test_hash_report);
     qtest_add_func("/virtio-net-rss/hash-report/ipv6-ex-types",
                    test_hash_report_ex);
+    qtest_add_func("/virtio-net-rss/ebpf/refill", test_ebpf_refill);
+    qtest_add_func("/virtio-net-rss/software/refill", test_sw_refill);
+    qtest_add_func("/virtio-net-rss/hash-report/refill", test_hash_refill);
+    qtest_add_func("/virtio-net-rss/unprivileged/no-caps-fallback",
+                   test_nocaps_fallback);
+    qtest_add_func("/virtio-net-rss/unprivileged/helper", test_helper_steering);
+    qtest_add_func("/virtio-net-rss/unprivileged/helper-fails",
+                   test_helper_fails);
+    qtest_add_func("/virtio-net-rss/unprivileged/fds-cmdline",
+                   test_fds_cmdline);
+    qtest_add_func("/virtio-net-rss/unprivileged/fds-qmp", test_fds_qmp);
+    qtest_add_func("/virtio-net-rss/unprivileged/fds-wrong-type",
+                   test_fds_wrong);
 
     return g_test_run();
 }
