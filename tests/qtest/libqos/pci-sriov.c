@@ -298,3 +298,82 @@ void qpci_sriov_vf_msix_enable(QPCISriov *s, QPCIDevice *vf, uint16_t n)
                        flags | PCI_MSIX_FLAGS_ENABLE);
     vf->msix_enabled = true;
 }
+
+typedef struct QPCISriovIdBus {
+    QPCIBus bus;
+    QPCIBus *parent;
+    QPCISriov *s;
+} QPCISriovIdBus;
+
+static bool is_vf_of(QPCISriov *s, int devfn)
+{
+    int first = qpci_sriov_vf_devfn(s, 0);
+
+    if (devfn < first || devfn > qpci_sriov_vf_devfn(s, s->total_vfs - 1)) {
+        return false;
+    }
+    return s->vf_stride ? (devfn - first) % s->vf_stride == 0
+                        : devfn == first;
+}
+
+/* Dword 0 of config space, with the IDs filled in for a present VF. */
+static uint32_t id_bus_read(QPCIBus *bus, int devfn, uint8_t offset,
+                            int size)
+{
+    QPCISriovIdBus *v = container_of(bus, QPCISriovIdBus, bus);
+    QPCIBus *p = v->parent;
+    uint32_t val;
+
+    if (offset >= PCI_COMMAND || !is_vf_of(v->s, devfn) ||
+        p->config_readw(p, devfn, PCI_VENDOR_ID) != 0xffff ||
+        !qpci_function_present(p, devfn)) {
+        switch (size) {
+        case 1:
+            return p->config_readb(p, devfn, offset);
+        case 2:
+            return p->config_readw(p, devfn, offset);
+        default:
+            return p->config_readl(p, devfn, offset);
+        }
+    }
+
+    val = qpci_config_readw(v->s->pf, PCI_VENDOR_ID) |
+          (uint32_t)v->s->vf_device_id << 16;
+    val >>= offset * 8;
+    return size == 4 ? val : val & ((1u << (size * 8)) - 1);
+}
+
+static uint8_t id_bus_readb(QPCIBus *bus, int devfn, uint8_t offset)
+{
+    return id_bus_read(bus, devfn, offset, 1);
+}
+
+static uint16_t id_bus_readw(QPCIBus *bus, int devfn, uint8_t offset)
+{
+    return id_bus_read(bus, devfn, offset, 2);
+}
+
+static uint32_t id_bus_readl(QPCIBus *bus, int devfn, uint8_t offset)
+{
+    return id_bus_read(bus, devfn, offset, 4);
+}
+
+QPCIBus *qpci_sriov_id_bus_new(QPCISriov *s)
+{
+    QPCISriovIdBus *v = g_new0(QPCISriovIdBus, 1);
+
+    v->bus = *s->pf->bus;
+    v->parent = s->pf->bus;
+    v->s = s;
+    v->bus.config_readb = id_bus_readb;
+    v->bus.config_readw = id_bus_readw;
+    v->bus.config_readl = id_bus_readl;
+    return &v->bus;
+}
+
+void qpci_sriov_id_bus_free(QPCIBus *bus)
+{
+    if (bus) {
+        g_free(container_of(bus, QPCISriovIdBus, bus));
+    }
+}

@@ -158,4 +158,16 @@ QPCIBar qpci_sriov_vf_bar(QPCISriov *s, uint16_t n, int barno);
  */
 void qpci_sriov_vf_msix_enable(QPCISriov *s, QPCIDevice *vf, uint16_t n);
 
+/*
+ * A view of @s->pf's bus in which each VF of @s that answers config
+ * cycles reports the PF's Vendor ID and the capability's VF Device ID
+ * instead of 0xffff, as an operating system's SR-IOV layer presents them
+ * to drivers.  Lets drivers that probe by ID (libqos virtio, for one)
+ * bind to a VF; every other access goes to @s->pf's bus unchanged.
+ * Allocate BARs from the real bus, not from the view.  Free with
+ * qpci_sriov_id_bus_free() before @s->pf's bus.
+ */
+QPCIBus *qpci_sriov_id_bus_new(QPCISriov *s);
+void qpci_sriov_id_bus_free(QPCIBus *bus);
+
 #endif
