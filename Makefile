@@ -38,9 +38,9 @@ QEMU_CONFIGURE_FLAGS := \
 QTEST_PROGS := tests/qtest/qos-test tests/qtest/igb-sriov-test \
 	tests/qtest/virtio-net-rss-test tests/qtest/virtio-net-sriov-test
 NINJA_TARGETS := qemu-system-x86_64 contrib/ebpf-rss-helper/qemu-ebpf-rss-helper \
-	$(QTEST_PROGS)
+	$(QTEST_PROGS) tools/ebpf/netvirt-rss-bench
 
-.PHONY: all deps prepare qemu check check-qtest check-guest demo \
+.PHONY: all deps prepare qemu check check-qtest check-guest demo bench \
 	patches-export patches-import clean distclean help FORCE
 
 all: qemu
@@ -50,6 +50,7 @@ help:
 	@echo 'make check TESTS=igb-sriov-test  run one suite'
 	@echo 'make check        run every test suite (summary: N passed, N failed)'
 	@echo 'make demo         boot a guest with RSS virtio-net and igb VFs'
+	@echo 'make bench        time our eBPF RSS program against upstream (root)'
 	@echo 'make deps         install build dependencies from Debian (root)'
 	@echo 'make patches-export  turn commits in $(SRC) into patches/qemu/'
 	@echo 'make patches-import  re-apply patches/qemu/ onto a fresh upstream'
@@ -72,11 +73,16 @@ qemu: prepare $(BLD)/build.ninja
 	flock $(BLD)/.ninja.lock ninja -C $(BLD) $(NINJA_TARGETS)
 	@$(QEMU) --version | head -1
 
-check: qemu
+# The kernel suite needs the host kernel of the test VM (cached).
+check: qemu kernel
 	@netvirt/run-tests --qemu-build $(BLD) $(TESTS)
 
 demo: qemu
 	@netvirt/demo --qemu $(QEMU)
+
+# Not part of check: timings say nothing on a loaded machine.
+bench: qemu
+	@netvirt/bench-ebpf-rss --qemu-build $(BLD) --src $(SRC) --out $(TOP)/bench
 
 # The Linux series (patches/linux/): a host kernel for the test VM, built
 # and cached by netvirt/kernel/build, and its selftests run in that VM.
@@ -104,3 +110,18 @@ distclean:
 	rm -rf $(abspath $(BUILD_DIR)) config.mak
 
 FORCE:
+
+# Fuzzing (docs/devel/netvirt-fuzzing.rst): clang + libFuzzer + ASan/UBSan
+# in build/fuzz, corpora in $(NETVIRT_CACHE)/fuzz/.  FUZZ_TIME is seconds
+# per campaign; FUZZ_ONLY picks campaigns (comma separated).
+FUZZ_TIME ?= 600
+FUZZ_ONLY ?=
+FUZZ_BLD := $(abspath $(BUILD_DIR))/fuzz
+.PHONY: fuzz fuzz-smoke
+
+fuzz: prepare
+	@netvirt/fuzz --src $(SRC) --build $(FUZZ_BLD) --time $(FUZZ_TIME) \
+		--only "$(FUZZ_ONLY)" -- $(QEMU_CONFIGURE_FLAGS)
+
+fuzz-smoke: FUZZ_TIME = 60
+fuzz-smoke: fuzz
