@@ -10,6 +10,10 @@
  * receive virtqueue predicted by the reference model in libqos/rss-ref.c,
  * with the hash the model computes when hash reporting is negotiated.
  *
+ * The /virtio-net-rss/kernel/ cases check which of the three RSS modes
+ * virtio-net picks (kernel, eBPF, software): the kernel one where the host
+ * kernel has TUNGETVNETHASHCAP (our Linux series), the fallback elsewhere.
+ *
  * Needs root (or CAP_NET_ADMIN) and /dev/net/tun.
  */
 
@@ -37,6 +41,7 @@
 #include "libqos/rss-ref.h"
 #include "standard-headers/linux/virtio_ids.h"
 #include "standard-headers/linux/virtio_net.h"
+#include "net/tap-vnet-hash.h"
 
 #define NR_QUEUES       4
 #define RX_BUFS         32
@@ -116,6 +121,9 @@ typedef struct RigOpts {
     const char *helper; /* ebpf-rss-helper= */
     bool helper_is_tmp; /* unlink it once QEMU has run it */
     RigFds fds;         /* descriptors of a program the test loaded */
+    const char *offload; /* rss-offload=, "ebpf" when NULL */
+    bool vhost;         /* vhost=on */
+    unsigned flows;     /* flows per frame kind, FLOWS when 0 */
 } RigOpts;
 
 /* Host side: tap creation and frame injection */
@@ -745,6 +753,8 @@ static QDict *dev_props(const RigOpts *o)
     if (o->helper) {
         qdict_put_str(d, "ebpf-rss-helper", o->helper);
     }
+    /* The eBPF and software cases must test those even on a capable host */
+    qdict_put_str(d, "rss-offload", o->offload ? o->offload : "ebpf");
     return d;
 }
 
@@ -794,11 +804,11 @@ static void rig_start_qemu(Rig *r, const RigOpts *o, const int *fds,
     }
     args = g_strdup_printf(
         "-M pc -nodefaults -m 256M "
-        "-netdev tap,id=net0,fds=%d:%d:%d:%d,vhost=off %s "
+        "-netdev tap,id=net0,fds=%d:%d:%d:%d,vhost=%s %s "
         "-D %s -trace enable=virtio_net_rss* -trace enable=ebpf_rss* "
         "-trace enable=net_rx_pkt_rss_hash",
-        fds[0], fds[1], fds[2], fds[3], dev_arg ? dev_arg : "",
-        r->trace_path);
+        fds[0], fds[1], fds[2], fds[3], o->vhost ? "on" : "off",
+        dev_arg ? dev_arg : "", r->trace_path);
 
     if (o->no_bpf) {
         /* Without CAP_BPF/CAP_SYS_ADMIN QEMU cannot load its program */
@@ -1767,6 +1777,196 @@ static void test_fds_wrong(void)
     g_free(r);
 }
 
+/* RSS modes: the kernel's tap, or the fallbacks when it cannot */
+
+#define NO_KERNEL_REASON \
+    "reason=tap: the host kernel does not compute virtio-net hashes"
+
+/* Does this host's tap hash as virtio-net needs it (TUNGETVNETHASHCAP)? */
+static bool kernel_hash_cap(void)
+{
+    const uint32_t need = TUN_VNET_HASH_F_RSS | TUN_VNET_HASH_F_REPORT;
+    struct tun_vnet_hash_cap cap = { 0 };
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    bool ok;
+
+    if (fd < 0) {
+        return false;
+    }
+    ok = !ioctl(fd, TUNGETVNETHASHCAP, &cap) &&
+         (cap.flags & need) == need &&
+         cap.max_table_len >= MAX_TABLE &&
+         cap.max_key_size >= RSS_REF_KEY_MAX &&
+         (cap.hash_types & RSS_REF_HASH_TYPES_ALL) == RSS_REF_HASH_TYPES_ALL;
+    close(fd);
+    return ok;
+}
+
+static char *rig_rss_mode(Rig *r)
+{
+    QDict *rsp = qtest_qmp(r->qts, "{'execute': 'qom-get', 'arguments': "
+                           "{'path': '/machine/peripheral/nic0/"
+                           "virtio-backend', 'property': 'rss-mode'}}");
+    char *mode;
+
+    g_assert(qdict_haskey(rsp, "return"));
+    mode = g_strdup(qdict_get_str(rsp, "return"));
+    qobject_unref(rsp);
+    return mode;
+}
+
+/*
+ * Steer and (with o->hash) report in the mode the host allows: "kernel"
+ * where the tap can, else @fallback, whose path @fallback_path proves.
+ */
+static void run_mode(const RigOpts *o, const char *fallback,
+                     Path fallback_path)
+{
+    bool kernel = kernel_hash_cap();
+    const char *want = kernel ? "kernel" : fallback;
+    uint16_t table[4] = { 0 };
+    uint8_t buf[512];
+    g_autofree char *planned = NULL;
+    g_autofree char *used = NULL;
+    Rig *r;
+    RssState s;
+    size_t len;
+    int bad;
+
+    if (!host_usable()) {
+        return;
+    }
+    g_test_message("host kernel %s virtio-net hashing, expecting mode %s",
+                   kernel ? "has" : "lacks", want);
+    r = rig_new(o);
+    planned = rig_rss_mode(r);
+    rss_random(r, &s, MAX_TABLE, NR_QUEUES, RSS_REF_HASH_TYPES_ALL);
+    apply_rss(r, &s);
+    check_flows(r, 0, F_CORE_MAX, o->flows ? o->flows : FLOWS);
+
+    /* A table of 3 entries is no power of 2: refused, nothing changes */
+    len = rss_cfg(buf, RSS_REF_HASH_TYPES_ALL, 2, 0, table, 3, NR_QUEUES,
+                  s.key, RSS_REF_KEY_MAX);
+    g_assert_cmpuint(ctrl_cmd(r, VIRTIO_NET_CTRL_MQ,
+                              VIRTIO_NET_CTRL_MQ_RSS_CONFIG, buf, len),
+                     ==, VIRTIO_NET_ERR);
+    check_flows(r, F_IP4_TCP, F_IP6_UDP + 1, 8);
+    used = rig_rss_mode(r);
+
+    bad = rig_free(r);
+    expect_no_mismatch(bad);
+    g_assert_cmpstr(used, ==, want);
+    if (kernel) {
+        g_assert_cmpstr(planned, ==, "kernel");
+        /* One configuration reached the kernel; the bad one did not */
+        g_assert_cmpuint(count_lines(r->trace, "virtio_net_rss_kernel_set "),
+                         ==, 1);
+        /* Nobody else hashed or steered */
+        g_assert_cmpuint(count_lines(r->trace, "net_rx_pkt_rss_hash "),
+                         ==, 0);
+        g_assert_cmpint(last_attach_fd(r->trace), <, 0);
+    } else {
+        /* The trace says which mode and why not the kernel's */
+        g_assert_nonnull(strstr(r->trace, NO_KERNEL_REASON));
+        g_assert_cmpuint(count_lines(r->trace, "virtio_net_rss_kernel_set "),
+                         ==, 0);
+        assert_path(r, fallback_path);
+    }
+    g_free(r->trace);
+    g_free(r);
+}
+
+/* auto: the kernel where it can, else eBPF */
+static void test_mode_auto(void)
+{
+    RigOpts o = { .offload = "auto", .flows = 40 };
+
+    run_mode(&o, "ebpf", PATH_EBPF);
+}
+
+/* auto with hash report: the kernel reports, else QEMU hashes */
+static void test_mode_auto_hash(void)
+{
+    RigOpts o = { .offload = "auto", .hash = true, .flows = 40 };
+
+    run_mode(&o, "software", PATH_HASH);
+}
+
+/* The kernel's mode needs no CAP_BPF; without it the fallback is QEMU */
+static void test_mode_auto_nobpf(void)
+{
+    RigOpts o = { .offload = "auto", .no_bpf = true, .flows = 40 };
+
+    run_mode(&o, "software", PATH_SOFTWARE);
+}
+
+/* device_add must fail with an error that contains @needle */
+static void expect_device_refused(const RigOpts *o, const char *needle)
+{
+    Rig r = { 0 };
+    int fds[NR_QUEUES];
+    QDict *rsp, *err;
+
+    tap_open(&r, fds);
+    tap_up(&r);
+    rig_start_qemu(&r, o, fds, NULL);
+    close_fds(fds, NR_QUEUES);
+    rsp = qtest_qmp(r.qts, "{'execute': 'device_add', 'arguments': %p}",
+                    dev_props(o));
+    err = qdict_get_qdict(rsp, "error");
+    g_assert_nonnull(err);
+    g_test_message("device_add: %s", qdict_get_str(err, "desc"));
+    g_assert_nonnull(strstr(qdict_get_str(err, "desc"), needle));
+    qobject_unref(rsp);
+    qtest_quit(r.qts);
+    unlink(r.trace_path);
+    g_free(r.trace_path);
+    close(r.sock);
+}
+
+/* rss-offload=kernel: the kernel's mode, or no device at all */
+static void test_mode_kernel_pinned(void)
+{
+    RigOpts o = { .offload = "kernel", .hash = true, .flows = 20 };
+
+    if (!host_usable()) {
+        return;
+    }
+    if (kernel_hash_cap()) {
+        run_mode(&o, NULL, PATH_HASH);
+        return;
+    }
+    expect_device_refused(&o, "rss-offload=kernel: tap: the host kernel "
+                          "does not compute virtio-net hashes");
+}
+
+static void test_mode_invalid(void)
+{
+    RigOpts o = { .offload = "fastest" };
+
+    if (!host_usable()) {
+        return;
+    }
+    expect_device_refused(&o, "rss-offload must be auto, kernel, ebpf or "
+                          "software");
+}
+
+/* vhost-net: only the kernel can steer by RSS and report the hash */
+static void test_mode_vhost(void)
+{
+    RigOpts o = { .offload = "auto", .vhost = true, .flows = 40 };
+
+    run_mode(&o, NULL, PATH_EBPF);
+}
+
+static void test_mode_vhost_hash(void)
+{
+    RigOpts o = { .offload = "auto", .vhost = true, .hash = true,
+                  .flows = 40 };
+
+    run_mode(&o, NULL, PATH_HASH);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1799,6 +1999,18 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-net-rss/unprivileged/fds-qmp", test_fds_qmp);
     qtest_add_func("/virtio-net-rss/unprivileged/fds-wrong-type",
                    test_fds_wrong);
+    qtest_add_func("/virtio-net-rss/mode/auto", test_mode_auto);
+    qtest_add_func("/virtio-net-rss/mode/auto-hash", test_mode_auto_hash);
+    qtest_add_func("/virtio-net-rss/mode/auto-no-bpf", test_mode_auto_nobpf);
+    qtest_add_func("/virtio-net-rss/mode/kernel-pinned",
+                   test_mode_kernel_pinned);
+    qtest_add_func("/virtio-net-rss/mode/invalid", test_mode_invalid);
+    /* Registered only where they can run: skips count as failures in CI */
+    if (kernel_hash_cap() && !access("/dev/vhost-net", R_OK | W_OK)) {
+        qtest_add_func("/virtio-net-rss/mode/vhost", test_mode_vhost);
+        qtest_add_func("/virtio-net-rss/mode/vhost-hash",
+                       test_mode_vhost_hash);
+    }
 
     return g_test_run();
 }
