@@ -8,27 +8,43 @@
  * (tests/qtest/libqos/rss-ref.c) predicts for every frame class, every
  * truncation of it, and random keys, tables and hash types.  Prints TAP.
  *
- * --bench: ns/packet of ours and of another program object with
- * upstream QEMU's map layout (--upstream FILE, e.g. the ELF inside
- * upstream's rss.bpf.skeleton.h), per frame class, and program sizes.
- * Prints a Markdown table.
+ * --bench: ours against another program object with upstream QEMU's
+ * map layout (--upstream FILE, e.g. the ELF inside upstream's
+ * rss.bpf.skeleton.h), in sections (--only):
+ *   bpf: ns/packet with BPF_PROG_TEST_RUN per frame class, program sizes;
+ *   sw:  QEMU's software RSS (hw/net/net_rx_pkt.c, as virtio-net runs it)
+ *        in ns/packet against ours;
+ *   tap: packets/s through a real 4-queue tap with no program, upstream's
+ *        and ours attached (TUNSETSTEERINGEBPF), and how many packets land
+ *        on the queue the reference model demands.
+ * Prints Markdown tables.
  *
- * Needs root (CAP_BPF and CAP_NET_ADMIN) for BPF_PROG_TEST_RUN.
+ * Needs root (CAP_BPF and CAP_NET_ADMIN) for BPF_PROG_TEST_RUN and taps.
  */
 
 #include "qemu/osdep.h"
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <net/if.h>
+#include <netpacket/packet.h>
+#include <poll.h>
 #include "qemu/bswap.h"
+#include "qemu/cutils.h"
 #include "qapi/error.h"
 #include <bpf/libbpf.h>
 #include <bpf/bpf.h>
 #include "ebpf/ebpf_rss.h"
 #include "ebpf/netvirt-rss.h"
+#include "hw/net/net_rx_pkt.h"
+#include "net/tap-linux.h"
+#include "standard-headers/linux/virtio_net.h"
 #include "../../tests/qtest/libqos/rss-ref.h"
 
 #define FRAME_MAX       256
 #define ETH_HDR_LEN     14
 #define NR_QUEUES       4
 #define TABLE_LEN       128
+#define MAX_RUNS        64
 
 /* Frame construction */
 
@@ -562,11 +578,85 @@ typedef struct Stats {
     double median, min, max;
 } Stats;
 
-static int cmp_u32(const void *a, const void *b)
+static int cmp_double(const void *a, const void *b)
 {
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    double x = *(const double *)a, y = *(const double *)b;
 
     return x < y ? -1 : x > y;
+}
+
+static Stats stats_of(const double *v, unsigned n)
+{
+    double s[MAX_RUNS];
+    Stats st;
+
+    g_assert(n > 0 && n <= MAX_RUNS);
+    memcpy(s, v, n * sizeof(*v));
+    qsort(s, n, sizeof(*s), cmp_double);
+    st.min = s[0];
+    st.max = s[n - 1];
+    st.median = n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+    return st;
+}
+
+/* "median (min-max)" */
+static char *fmt_stats(Stats st, int prec)
+{
+    return g_strdup_printf("%.*f (%.*f-%.*f)", prec, st.median, prec, st.min,
+                           prec, st.max);
+}
+
+typedef struct Bench {
+    Prog *progs;                /* [0] ours, [1] upstream */
+    RssConfig c;                /* the guest's RSS configuration */
+    Flow flow;                  /* the flow of the single-frame timings */
+    unsigned runs, repeat, tap_packets;
+    const char *out_dir;
+} Bench;
+
+/*
+ * Each section prints its Markdown and, under --out-dir, writes it to
+ * NAME.md and its plot data to NAME.dat for netvirt/bench-ebpf-rss.
+ */
+typedef struct Section {
+    const char *name;
+    char *text;
+    size_t len;
+    FILE *md, *data;
+} Section;
+
+static void section_begin(const Bench *b, Section *s, const char *name)
+{
+    g_autofree char *path = g_strdup_printf("%s/%s.dat", b->out_dir, name);
+
+    s->name = name;
+    s->text = NULL;
+    s->md = open_memstream(&s->text, &s->len);
+    s->data = fopen(b->out_dir ? path : "/dev/null", "w");
+    if (!s->md || !s->data) {
+        perror(path);
+        exit(1);
+    }
+}
+
+static void section_end(const Bench *b, Section *s)
+{
+    GError *gerr = NULL;
+
+    fclose(s->md);
+    fclose(s->data);
+    printf("%s\n", s->text);
+    fflush(stdout);
+    if (b->out_dir) {
+        g_autofree char *path = g_strdup_printf("%s/%s.md", b->out_dir,
+                                                s->name);
+
+        if (!g_file_set_contents(path, s->text, -1, &gerr)) {
+            fprintf(stderr, "%s\n", gerr->message);
+            exit(1);
+        }
+    }
+    free(s->text);
 }
 
 /*
@@ -576,24 +666,22 @@ static int cmp_u32(const void *a, const void *b)
 static void measure(Prog *progs, int n_progs, const uint8_t *frame,
                     size_t len, unsigned runs, unsigned repeat, Stats *st)
 {
-    uint32_t ns[2][64];
+    double ns[2][MAX_RUNS];
+    uint32_t t;
     unsigned i, r;
 
-    g_assert(runs <= ARRAY_SIZE(ns[0]) && n_progs <= 2);
+    g_assert(runs <= MAX_RUNS && n_progs <= 2);
     for (i = 0; i < n_progs; i++) {
         run(&progs[i], frame, len, repeat / 10, NULL);      /* warm up */
     }
     for (r = 0; r < runs; r++) {
         for (i = 0; i < n_progs; i++) {
-            run(&progs[i], frame, len, repeat, &ns[i][r]);
+            run(&progs[i], frame, len, repeat, &t);
+            ns[i][r] = t;
         }
     }
     for (i = 0; i < n_progs; i++) {
-        qsort(ns[i], runs, sizeof(ns[i][0]), cmp_u32);
-        st[i].min = ns[i][0];
-        st[i].max = ns[i][runs - 1];
-        st[i].median = runs % 2 ? ns[i][runs / 2]
-                                : (ns[i][runs / 2 - 1] + ns[i][runs / 2]) / 2.0;
+        st[i] = stats_of(ns[i], runs);
     }
 }
 
@@ -611,101 +699,717 @@ static void prog_sizes(const Prog *p, FILE *out)
             info.verified_insns);
 }
 
-static int do_bench(Prog *progs, int n_progs, unsigned runs,
-                    unsigned repeat, FILE *md, FILE *data)
+/* Section "bpf": each program alone, BPF_PROG_TEST_RUN */
+static int bench_bpf(const Bench *b)
 {
-    g_autoptr(GRand) g = g_rand_new_with_seed(1);
+    const RssConfig *c = &b->c;
+    Prog *progs = b->progs;
     Stats st[N_BENCH_CLASSES][2];
     uint32_t got[2][N_BENCH_CLASSES], want[N_BENCH_CLASSES];
     uint8_t frame[N_BENCH_CLASSES][FRAME_MAX];
     size_t len[N_BENCH_CLASSES];
-    RssConfig c;
-    Flow f;
     int i, k, bad = 0;
+    Section s;
 
-    g_assert(n_progs == 2);
-    config_random(g, &c, true);
-    c.table_len = TABLE_LEN;
-    for (i = 0; i < TABLE_LEN; i++) {
-        c.table[i] = g_rand_int_range(g, 0, NR_QUEUES);
-    }
-    c.default_queue = NR_QUEUES - 1;
-    flow_random(g, &f);
     for (k = 0; k < N_BENCH_CLASSES; k++) {
-        len[k] = build_frame(&classes[k], &f, frame[k]);
-        want[k] = expect(&c, frame[k], len[k]);
-    }
-
-    for (i = 0; i < n_progs; i++) {
-        configure(&progs[i], &c);
-        for (k = 0; k < N_BENCH_CLASSES; k++) {
+        len[k] = build_frame(&classes[k], &b->flow, frame[k]);
+        want[k] = expect(c, frame[k], len[k]);
+        for (i = 0; i < 2; i++) {
             got[i][k] = run(&progs[i], frame[k], len[k], 1, NULL);
-            bad += got[i][k] != want[k];
+            bad += got[i][k] != want[k] && i == 0;
         }
     }
     for (k = 0; k < N_BENCH_CLASSES; k++) {
-        measure(progs, n_progs, frame[k], len[k], runs, repeat, st[k]);
-        fprintf(stderr, "%s: upstream %.0f ns, ours %.0f ns\n",
+        measure(progs, 2, frame[k], len[k], b->runs, b->repeat, st[k]);
+        fprintf(stderr, "bpf: %s: upstream %.0f ns, ours %.0f ns\n",
                 classes[k].name, st[k][1].median, st[k][0].median);
     }
 
-    fprintf(md, "Time per packet, BPF_PROG_TEST_RUN, median of %u runs of "
+    section_begin(b, &s, "bpf");
+    fprintf(s.md, "Time per packet, BPF_PROG_TEST_RUN, median of %u runs of "
             "%u repetitions (min-max); all hash types enabled, "
-            "128-entry table, %d queues.\n\n", runs, repeat, NR_QUEUES);
-    fprintf(md, "| frame class | bytes | upstream ns | ours ns | "
+            "128-entry table, %d queues.\n\n", b->runs, b->repeat,
+            NR_QUEUES);
+    fprintf(s.md, "| frame class | bytes | upstream ns | ours ns | "
             "ours/upstream | queue (ref / upstream / ours) |\n");
-    fprintf(md, "| --- | ---: | ---: | ---: | ---: | --- |\n");
+    fprintf(s.md, "| --- | ---: | ---: | ---: | ---: | --- |\n");
     for (k = 0; k < N_BENCH_CLASSES; k++) {
-        fprintf(md, "| %s | %zu | %.0f (%.0f-%.0f) | %.0f (%.0f-%.0f) | "
-                "%.2f | %u / %u / %u%s |\n", classes[k].name, len[k],
-                st[k][1].median, st[k][1].min, st[k][1].max,
-                st[k][0].median, st[k][0].min, st[k][0].max,
+        g_autofree char *up = fmt_stats(st[k][1], 0);
+        g_autofree char *ours = fmt_stats(st[k][0], 0);
+
+        fprintf(s.md, "| %s | %zu | %s | %s | %.2f | %u / %u / %u%s |\n",
+                classes[k].name, len[k], up, ours,
                 st[k][0].median / st[k][1].median, want[k], got[1][k],
                 got[0][k],
                 got[0][k] != want[k] || got[1][k] != want[k] ?
                 " **MISMATCH**" : "");
-        if (data) {
-            fprintf(data, "\"%s\" %.1f %.1f %.1f %.1f %.1f %.1f\n",
-                    classes[k].name, st[k][1].median, st[k][1].min,
-                    st[k][1].max, st[k][0].median, st[k][0].min,
-                    st[k][0].max);
+        fprintf(s.data, "\"%s\" %.1f %.1f %.1f %.1f %.1f %.1f\n",
+                classes[k].name, st[k][1].median, st[k][1].min,
+                st[k][1].max, st[k][0].median, st[k][0].min,
+                st[k][0].max);
+    }
+    fprintf(s.md, "\nProgram size (xlated instructions, JITed bytes) and "
+            "instructions the verifier processed:\n\n");
+    fprintf(s.md, "| program | xlated insns | jited bytes | "
+            "verified insns |\n| --- | ---: | ---: | ---: |\n");
+    prog_sizes(&progs[1], s.md);
+    prog_sizes(&progs[0], s.md);
+    section_end(b, &s);
+    return bad ? 1 : 0;
+}
+
+/* Section "sw": virtio-net's software RSS, as hw/net/virtio-net.c runs it */
+
+/* The hash type virtio-net picks for a parsed packet, -1 for none */
+static int sw_hash_type(bool ip4, bool ip6, bool ip6_ext,
+                        EthL4HdrProto l4, uint32_t types)
+{
+    bool tcp = l4 == ETH_L4_HDR_PROTO_TCP, udp = l4 == ETH_L4_HDR_PROTO_UDP;
+
+    if (ip4) {
+        if (tcp && (types & VIRTIO_NET_RSS_HASH_TYPE_TCPv4)) {
+            return NetPktRssIpV4Tcp;
+        }
+        if (udp && (types & VIRTIO_NET_RSS_HASH_TYPE_UDPv4)) {
+            return NetPktRssIpV4Udp;
+        }
+        return types & VIRTIO_NET_RSS_HASH_TYPE_IPv4 ? NetPktRssIpV4 : -1;
+    }
+    if (!ip6) {
+        return -1;
+    }
+    if (ip6_ext) {
+        if (tcp && (types & VIRTIO_NET_RSS_HASH_TYPE_TCP_EX)) {
+            return NetPktRssIpV6TcpEx;
+        }
+        if (udp && (types & VIRTIO_NET_RSS_HASH_TYPE_UDP_EX)) {
+            return NetPktRssIpV6UdpEx;
+        }
+        if (types & VIRTIO_NET_RSS_HASH_TYPE_IP_EX) {
+            return NetPktRssIpV6Ex;
         }
     }
-    fprintf(md, "\nProgram size (xlated instructions, JITed bytes) and "
-            "instructions the verifier processed:\n\n");
-    fprintf(md, "| program | xlated insns | jited bytes | "
-            "verified insns |\n| --- | ---: | ---: | ---: |\n");
-    prog_sizes(&progs[1], md);
-    prog_sizes(&progs[0], md);
-    return bad ? 1 : 0;
+    if (tcp && (types & VIRTIO_NET_RSS_HASH_TYPE_TCPv6)) {
+        return NetPktRssIpV6Tcp;
+    }
+    if (udp && (types & VIRTIO_NET_RSS_HASH_TYPE_UDPv6)) {
+        return NetPktRssIpV6Udp;
+    }
+    return types & VIRTIO_NET_RSS_HASH_TYPE_IPv6 ? NetPktRssIpV6 : -1;
+}
+
+/* Parse, pick the hash type, hash, look up the table: one packet */
+static uint32_t sw_queue(struct NetRxPkt *pkt, const RssConfig *c,
+                         const uint8_t *frame, size_t len)
+{
+    struct iovec iov = { .iov_base = (void *)frame, .iov_len = len };
+    bool ip4, ip6;
+    EthL4HdrProto l4;
+    uint32_t hash;
+    int type;
+
+    net_rx_pkt_set_protocols(pkt, &iov, 1, 0);
+    net_rx_pkt_get_protocols(pkt, &ip4, &ip6, &l4);
+    type = sw_hash_type(ip4, ip6,
+                        ip6 && net_rx_pkt_get_ip6_info(pkt)->has_ext_hdrs,
+                        l4, c->types);
+    if (type < 0) {
+        return c->default_queue;
+    }
+    hash = net_rx_pkt_calc_rss_hash(pkt, type, (uint8_t *)c->key);
+    return c->table[hash & (c->table_len - 1)];
+}
+
+/*
+ * CPU time of this thread, user and system: unlike the wall clock it
+ * leaves out the time other load on the machine takes from us, as
+ * BPF_PROG_TEST_RUN's own timer does.
+ */
+static int64_t cpu_ns(void)
+{
+    struct timespec ts;
+
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    return ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static double sw_time(struct NetRxPkt *pkt, const RssConfig *c,
+                      const uint8_t *frame, size_t len, unsigned repeat)
+{
+    uint32_t sink = 0;
+    unsigned i;
+    int64_t t0 = cpu_ns();
+
+    for (i = 0; i < repeat; i++) {
+        sink += sw_queue(pkt, c, frame, len);
+    }
+    t0 = cpu_ns() - t0;
+    /* Keeps the loop: the queues must add up */
+    g_assert(sink == repeat * sw_queue(pkt, c, frame, len));
+    return (double)t0 / repeat;
+}
+
+static int bench_sw(const Bench *b)
+{
+    static const int sw_classes[] = { 0, 2 };     /* IPv4/TCP, IPv6/TCP */
+    struct NetRxPkt *pkt;
+    Section s;
+    int j;
+
+    net_rx_pkt_init(&pkt);
+    section_begin(b, &s, "sw");
+    fprintf(s.md, "ns per packet of QEMU's software RSS (what "
+            "hw/net/virtio-net.c runs when no eBPF program steers: "
+            "`net_rx_pkt_set_protocols`, `net_rx_pkt_get_protocols`, "
+            "hash type, `net_rx_pkt_calc_rss_hash`, table lookup; "
+            "a loop timed by its thread's CPU time) against our eBPF program "
+            "(BPF_PROG_TEST_RUN), taking turns run by run: median of %u "
+            "runs of %u packets (min-max), same configuration as above.\n\n",
+            b->runs, b->repeat);
+    fprintf(s.md, "| frame class | software ns | ours eBPF ns | "
+            "software / ours | queue (ref / software / ours) |\n"
+            "| --- | ---: | ---: | ---: | --- |\n");
+    for (j = 0; j < ARRAY_SIZE(sw_classes); j++) {
+        const FrameClass *fc = &classes[sw_classes[j]];
+        double sw[MAX_RUNS], ours[MAX_RUNS], ratio[MAX_RUNS];
+        uint8_t frame[FRAME_MAX];
+        uint32_t want, got_sw, got_ours, ns;
+        Stats st_sw, st_ours, st_ratio;
+        size_t len = build_frame(fc, &b->flow, frame);
+        unsigned r;
+
+        want = expect(&b->c, frame, len);
+        got_sw = sw_queue(pkt, &b->c, frame, len);
+        got_ours = run(&b->progs[0], frame, len, 1, NULL);
+        sw_time(pkt, &b->c, frame, len, b->repeat / 10);    /* warm up */
+        run(&b->progs[0], frame, len, b->repeat / 10, NULL);
+        for (r = 0; r < b->runs; r++) {
+            run(&b->progs[0], frame, len, b->repeat, &ns);
+            ours[r] = ns;
+            sw[r] = sw_time(pkt, &b->c, frame, len, b->repeat);
+            ratio[r] = sw[r] / ours[r];
+        }
+        st_sw = stats_of(sw, b->runs);
+        st_ours = stats_of(ours, b->runs);
+        st_ratio = stats_of(ratio, b->runs);
+        fprintf(stderr, "sw: %s: software %.0f ns, ours %.0f ns\n",
+                fc->name, st_sw.median, st_ours.median);
+        {
+            g_autofree char *a = fmt_stats(st_sw, 0);
+            g_autofree char *o = fmt_stats(st_ours, 0);
+            g_autofree char *q = fmt_stats(st_ratio, 2);
+
+            fprintf(s.md, "| %s | %s | %s | %s | %u / %u / %u%s |\n",
+                    fc->name, a, o, q, want, got_sw, got_ours,
+                    got_sw != want || got_ours != want ?
+                    " **MISMATCH**" : "");
+        }
+        fprintf(s.data, "\"%s\" %.1f %.1f %.1f %.1f %.1f %.1f\n", fc->name,
+                st_sw.median, st_sw.min, st_sw.max, st_ours.median,
+                st_ours.min, st_ours.max);
+    }
+    section_end(b, &s);
+    net_rx_pkt_uninit(pkt);
+    return 0;
+}
+
+/* Sections "tap" and "consistency": a real multiqueue tap */
+
+#define TAP_BATCH       256     /* the tap's queues hold 500 */
+#define TAP_FLOWS       1024
+#define TAP_CHECK_FLOWS 64      /* per frame class */
+#define TAP_SLICES      16      /* turns per run */
+#define VNET_HDR_LEN    10      /* the tap's default */
+
+typedef enum Steer {
+    STEER_TUN, STEER_UPSTREAM, STEER_OURS, N_STEER
+} Steer;
+
+static const char *const steer_name[N_STEER] = {
+    "tun, no program", "upstream eBPF", "ours eBPF",
+};
+
+typedef struct Tap {
+    int q[NR_QUEUES];
+    int sock;
+    int ifindex;
+    char ifname[IFNAMSIZ];
+} Tap;
+
+/*
+ * The tap lives in a network namespace of our own, unshared from the
+ * one we were started in: when this process ends, however it ends
+ * (SIGINT, SIGTERM, even SIGKILL), the kernel deletes the namespace with
+ * the tap, and nothing we send can leave it.
+ */
+static bool tap_create(Tap *t)
+{
+    g_autofree char *sysctl = NULL;
+    struct sockaddr_ll sll = { .sll_family = AF_PACKET };
+    struct ifreq ifr;
+    int i, s, sndbuf = 16 << 20;
+
+    if (unshare(CLONE_NEWNET) < 0) {
+        fprintf(stderr, "unshare(CLONE_NEWNET): %s\n", strerror(errno));
+        return false;
+    }
+    for (i = 0; i < NR_QUEUES; i++) {
+        t->q[i] = open("/dev/net/tun", O_RDWR | O_NONBLOCK | O_CLOEXEC);
+        if (t->q[i] < 0) {
+            fprintf(stderr, "/dev/net/tun: %s\n", strerror(errno));
+            return false;
+        }
+        memset(&ifr, 0, sizeof(ifr));
+        ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR | IFF_MULTI_QUEUE;
+        pstrcpy(ifr.ifr_name, IFNAMSIZ, i ? t->ifname : "nvbench%d");
+        if (ioctl(t->q[i], TUNSETIFF, &ifr) < 0) {
+            fprintf(stderr, "TUNSETIFF: %s\n", strerror(errno));
+            return false;
+        }
+        pstrcpy(t->ifname, IFNAMSIZ, ifr.ifr_name);
+    }
+
+    /* No IPv6 chatter (DAD, router solicitations) on the queues */
+    sysctl = g_strdup_printf("/proc/sys/net/ipv6/conf/%s/disable_ipv6",
+                             t->ifname);
+    g_file_set_contents(sysctl, "1", 1, NULL);
+    s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    memset(&ifr, 0, sizeof(ifr));
+    pstrcpy(ifr.ifr_name, IFNAMSIZ, t->ifname);
+    if (s < 0 || ioctl(s, SIOCGIFFLAGS, &ifr) < 0) {
+        fprintf(stderr, "%s: %s\n", t->ifname, strerror(errno));
+        return false;
+    }
+    ifr.ifr_flags |= IFF_UP;
+    if (ioctl(s, SIOCSIFFLAGS, &ifr) < 0) {
+        fprintf(stderr, "%s up: %s\n", t->ifname, strerror(errno));
+        return false;
+    }
+    close(s);
+    t->ifindex = if_nametoindex(t->ifname);
+
+    /*
+     * Protocol 0: transmit only.  Queued frames count against the
+     * sender's buffer until read: make room for a batch.
+     */
+    t->sock = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+    sll.sll_ifindex = t->ifindex;
+    if (t->sock < 0 ||
+        setsockopt(t->sock, SOL_SOCKET, SO_SNDBUFFORCE, &sndbuf,
+                   sizeof(sndbuf)) < 0 ||
+        bind(t->sock, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+        fprintf(stderr, "AF_PACKET socket: %s\n", strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static void tap_close(Tap *t)
+{
+    int i;
+
+    for (i = 0; i < NR_QUEUES; i++) {
+        close(t->q[i]);
+    }
+    close(t->sock);
+}
+
+static void tap_steer(Tap *t, const Bench *b, Steer s)
+{
+    int fd = s == STEER_TUN ? -1 : b->progs[s == STEER_OURS ? 0 : 1].fd;
+
+    if (ioctl(t->q[0], TUNSETSTEERINGEBPF, &fd) < 0) {
+        fprintf(stderr, "TUNSETSTEERINGEBPF: %s\n", strerror(errno));
+        exit(1);
+    }
+}
+
+static void tap_addr(const Tap *t, const uint8_t *frame,
+                     struct sockaddr_ll *sll)
+{
+    memset(sll, 0, sizeof(*sll));
+    sll->sll_family = AF_PACKET;
+    sll->sll_ifindex = t->ifindex;
+    sll->sll_protocol = htons(frame[12] << 8 | frame[13]);
+    sll->sll_halen = ETH_ALEN;
+    memcpy(sll->sll_addr, frame, ETH_ALEN);
+}
+
+/* Frames ready for sendmmsg */
+typedef struct TxRing {
+    uint8_t (*frame)[FRAME_MAX];
+    struct iovec *iov;
+    struct sockaddr_ll *sll;
+    struct mmsghdr *msg;
+    unsigned n;
+} TxRing;
+
+static void ring_init(TxRing *ring, const Tap *t, const FrameClass *fc,
+                      GRand *g, unsigned n)
+{
+    unsigned i;
+    Flow f;
+
+    ring->n = n;
+    ring->frame = g_malloc(n * FRAME_MAX);
+    ring->iov = g_new0(struct iovec, n);
+    ring->sll = g_new0(struct sockaddr_ll, n);
+    ring->msg = g_new0(struct mmsghdr, n);
+    for (i = 0; i < n; i++) {
+        flow_random(g, &f);
+        ring->iov[i].iov_base = ring->frame[i];
+        ring->iov[i].iov_len = build_frame(fc, &f, ring->frame[i]);
+        tap_addr(t, ring->frame[i], &ring->sll[i]);
+        ring->msg[i].msg_hdr.msg_name = &ring->sll[i];
+        ring->msg[i].msg_hdr.msg_namelen = sizeof(ring->sll[i]);
+        ring->msg[i].msg_hdr.msg_iov = &ring->iov[i];
+        ring->msg[i].msg_hdr.msg_iovlen = 1;
+    }
+}
+
+static void ring_free(TxRing *ring)
+{
+    g_free(ring->frame);
+    g_free(ring->iov);
+    g_free(ring->sll);
+    g_free(ring->msg);
+}
+
+static void tap_send(Tap *t, struct mmsghdr *msg, unsigned n)
+{
+    while (n) {
+        int r = sendmmsg(t->sock, msg, n, 0);
+
+        if (r < 0 && errno != EINTR) {
+            fprintf(stderr, "sendmmsg on %s: %s\n", t->ifname,
+                    strerror(errno));
+            exit(1);
+        }
+        if (r > 0) {
+            msg += r;
+            n -= r;
+        }
+    }
+}
+
+static unsigned tap_drain(Tap *t)
+{
+    uint8_t buf[VNET_HDR_LEN + 2048];
+    unsigned n = 0, i;
+
+    for (i = 0; i < NR_QUEUES; i++) {
+        for (;;) {
+            ssize_t r = read(t->q[i], buf, sizeof(buf));
+
+            if (r >= 0) {
+                n++;
+            } else if (errno == EAGAIN) {
+                break;
+            } else if (errno != EINTR) {
+                fprintf(stderr, "read from %s: %s\n", t->ifname,
+                        strerror(errno));
+                exit(1);
+            }
+        }
+    }
+    return n;
+}
+
+/*
+ * Packets per second through the tap, host side to queue fds: send a
+ * batch, read every queue empty, again.  One thread does both, and the
+ * tap transmits in the sender's context, so per second of that thread's
+ * CPU time this is the cost of the whole path, steering included.
+ */
+static void tap_pass(Tap *t, TxRing *ring, unsigned packets,
+                     unsigned *got, int64_t *ns)
+{
+    unsigned sent = 0;
+    int64_t t0 = cpu_ns();
+
+    while (sent < packets) {
+        tap_send(t, ring->msg + sent % ring->n, TAP_BATCH);
+        sent += TAP_BATCH;
+        *got += tap_drain(t);
+    }
+    *ns += cpu_ns() - t0;
+}
+
+/*
+ * One run: kpps of each steering.  They take turns slice by slice, so
+ * that whatever else the machine does drifts over all of them alike.
+ */
+static void tap_run(Tap *t, const Bench *b, TxRing *ring, unsigned packets,
+                    unsigned first, double *kpps, unsigned *lost)
+{
+    unsigned got[N_STEER] = {}, slice, i;
+    int64_t ns[N_STEER] = {};
+
+    for (slice = 0; slice < TAP_SLICES; slice++) {
+        for (i = 0; i < N_STEER; i++) {
+            Steer m = (first + slice + i) % N_STEER;
+
+            tap_steer(t, b, m);
+            tap_pass(t, ring, packets / TAP_SLICES, &got[m], &ns[m]);
+        }
+    }
+    for (i = 0; i < N_STEER; i++) {
+        /* (Frames of the kernel's own may come on top) */
+        lost[i] += packets > got[i] ? packets - got[i] : 0;
+        kpps[i] = got[i] * 1e6 / ns[i];
+    }
+}
+
+/* Send one frame and return the queue it was read from, -1 if lost */
+static int tap_where(Tap *t, const uint8_t *frame, size_t len)
+{
+    struct pollfd pfd[NR_QUEUES];
+    uint8_t buf[VNET_HDR_LEN + 2048];
+    struct sockaddr_ll sll;
+    int i, tries;
+
+    tap_addr(t, frame, &sll);
+    if (sendto(t->sock, frame, len, 0, (struct sockaddr *)&sll,
+               sizeof(sll)) != len) {
+        fprintf(stderr, "send on %s: %s\n", t->ifname, strerror(errno));
+        exit(1);
+    }
+    for (tries = 0; tries < 10; tries++) {
+        for (i = 0; i < NR_QUEUES; i++) {
+            ssize_t r;
+
+            /* Anything else (the kernel's own frames) is skipped */
+            while ((r = read(t->q[i], buf, sizeof(buf))) >= 0) {
+                if (r == VNET_HDR_LEN + len &&
+                    !memcmp(buf + VNET_HDR_LEN, frame, len)) {
+                    return i;
+                }
+            }
+            pfd[i].fd = t->q[i];
+            pfd[i].events = POLLIN;
+        }
+        poll(pfd, NR_QUEUES, 20);
+    }
+    return -1;
+}
+
+static int bench_tap(const Bench *b)
+{
+    static const int rate_classes[] = { 0, 1, 2 };
+    g_autoptr(GRand) g = g_rand_new_with_seed(2);
+    unsigned n_classes = ARRAY_SIZE(classes);
+    unsigned *off = g_new0(unsigned, N_STEER * n_classes);
+    unsigned packets, lost[N_STEER] = {}, missing[N_STEER] = {};
+    double share[N_STEER][MAX_RUNS];
+    unsigned r, i, j, k, total = 0;
+    bool ours_off = false;
+    Section s;
+    Tap t;
+
+    packets = ROUND_UP(b->tap_packets, TAP_BATCH * TAP_SLICES);
+    if (!tap_create(&t)) {
+        return 1;
+    }
+    for (i = 0; i < N_STEER; i++) {
+        if (i != STEER_TUN) {
+            configure(&b->progs[i == STEER_OURS ? 0 : 1], &b->c);
+        }
+    }
+
+    section_begin(b, &s, "tap");
+    fprintf(s.md, "Packets per second through a 4-queue tap "
+            "(IFF_TAP, IFF_NO_PI, IFF_VNET_HDR, IFF_MULTI_QUEUE) in a "
+            "network namespace of the bench's own: %u flows per class, "
+            "sent from the host side by AF_PACKET `sendmmsg` in batches of "
+            "%d, each batch then read from the 4 queue fds, one thread; "
+            "packets per second of that thread's CPU time (user and system: "
+            "the tap runs the steering in the sender's system call), so "
+            "that other load on the machine does not count; %u packets per "
+            "steering and run, the three steerings taking turns every %u "
+            "packets.  Ratios are to the no-program rate of the same run: "
+            "median of %u runs (min-max).  Target: ours costs at most 5%% "
+            "(ratio >= 0.95); a negative cost is a gain over the tap's own "
+            "flow hashing.\n\n", TAP_FLOWS, TAP_BATCH, packets,
+            packets / TAP_SLICES, b->runs);
+    fprintf(s.md, "| frame class | tun, no program kpps | upstream kpps | "
+            "ours kpps | upstream / tun | ours / tun | ours' cost |\n"
+            "| --- | ---: | ---: | ---: | ---: | ---: | --- |\n");
+    for (j = 0; j < ARRAY_SIZE(rate_classes); j++) {
+        const FrameClass *fc = &classes[rate_classes[j]];
+        double kpps[N_STEER][MAX_RUNS], ratio[N_STEER][MAX_RUNS];
+        Stats st[N_STEER], rt[N_STEER];
+        g_autofree char *cells = NULL;
+        TxRing ring;
+        Steer m;
+
+        double run_kpps[N_STEER];
+        unsigned ignored[N_STEER] = {};
+
+        ring_init(&ring, &t, fc, g, TAP_FLOWS);
+        tap_run(&t, b, &ring, packets / 4, 0, run_kpps, ignored);  /* warm up */
+        for (r = 0; r < b->runs; r++) {
+            tap_run(&t, b, &ring, packets, r, run_kpps, lost);
+            for (m = 0; m < N_STEER; m++) {
+                kpps[m][r] = run_kpps[m];
+                ratio[m][r] = run_kpps[m] / run_kpps[STEER_TUN];
+            }
+        }
+        ring_free(&ring);
+        for (m = 0; m < N_STEER; m++) {
+            st[m] = stats_of(kpps[m], b->runs);
+            rt[m] = stats_of(ratio[m], b->runs);
+        }
+        fprintf(stderr, "tap: %s: tun %.0f kpps, upstream %.2f, ours %.2f\n",
+                fc->name, st[STEER_TUN].median, rt[STEER_UPSTREAM].median,
+                rt[STEER_OURS].median);
+        {
+            g_autofree char *a = fmt_stats(st[STEER_TUN], 0);
+            g_autofree char *u = fmt_stats(st[STEER_UPSTREAM], 0);
+            g_autofree char *o = fmt_stats(st[STEER_OURS], 0);
+            g_autofree char *ur = fmt_stats(rt[STEER_UPSTREAM], 3);
+            g_autofree char *or = fmt_stats(rt[STEER_OURS], 3);
+            double cost = 100 * (1 - rt[STEER_OURS].median);
+
+            fprintf(s.md, "| %s | %s | %s | %s | %s | %s | %.1f%% (%s) |\n",
+                    fc->name, a, u, o, ur, or, cost,
+                    cost <= 5 ? "target met" : "**over 5%**");
+        }
+        fprintf(s.data, "\"%s\" %.1f %.1f %.1f %.4f %.4f %.4f "
+                "%.4f %.4f %.4f\n", fc->name,
+                st[STEER_TUN].median, st[STEER_TUN].min, st[STEER_TUN].max,
+                rt[STEER_UPSTREAM].median, rt[STEER_UPSTREAM].min,
+                rt[STEER_UPSTREAM].max, rt[STEER_OURS].median,
+                rt[STEER_OURS].min, rt[STEER_OURS].max);
+    }
+    for (i = 0; i < N_STEER; i++) {
+        if (lost[i]) {
+            fprintf(s.md, "\n%s: %u packets sent but not read (the queues "
+                    "overflowed?).\n", steer_name[i], lost[i]);
+        }
+    }
+    section_end(b, &s);
+
+    /* Consistency: one frame at a time, to know which queue it took */
+    for (r = 0; r < b->runs; r++) {
+        g_autoptr(GRand) gf = g_rand_new_with_seed(100 + r);
+        unsigned n = n_classes * TAP_CHECK_FLOWS;
+        uint8_t (*frame)[FRAME_MAX] = g_malloc(n * FRAME_MAX);
+        size_t *len = g_new(size_t, n);
+        uint8_t *want = g_new(uint8_t, n);
+        Flow f;
+
+        for (i = 0; i < n; i++) {
+            flow_random(gf, &f);
+            len[i] = build_frame(&classes[i / TAP_CHECK_FLOWS], &f,
+                                 frame[i]);
+            /* The tap reduces the program's answer modulo its queues */
+            want[i] = expect(&b->c, frame[i], len[i]) % NR_QUEUES;
+        }
+        for (j = 0; j < N_STEER; j++) {
+            Steer m = (r + j) % N_STEER;
+            unsigned ok = 0;
+
+            tap_steer(&t, b, m);
+            for (i = 0; i < n; i++) {
+                int q = tap_where(&t, frame[i], len[i]);
+
+                missing[m] += q < 0;
+                if (q == want[i]) {
+                    ok++;
+                } else {
+                    off[m * n_classes + i / TAP_CHECK_FLOWS]++;
+                }
+            }
+            share[m][r] = 100.0 * ok / n;
+            ours_off |= m == STEER_OURS && ok != n;
+        }
+        total = n;
+        g_free(frame);
+        g_free(len);
+        g_free(want);
+    }
+    tap_steer(&t, b, STEER_TUN);
+    tap_close(&t);
+
+    section_begin(b, &s, "consistency");
+    fprintf(s.md, "Share of packets read from the tap queue that the "
+            "guest's RSS configuration (key, 128-entry table over 4 "
+            "queues, all hash types) demands, as computed by the "
+            "reference model (tests/qtest/libqos/rss-ref.c): all %u frame "
+            "classes of `--check`, %d random flows each (%u frames), sent "
+            "one by one through the tap above; new flows every run, median "
+            "of %u runs (min-max).  Target: 100%% for ours.\n\n",
+            n_classes, TAP_CHECK_FLOWS, total, b->runs);
+    fprintf(s.md, "| steering | on the guest's queue | frame classes off "
+            "it (frames, all runs) |\n| --- | ---: | --- |\n");
+    for (i = 0; i < N_STEER; i++) {
+        Stats st = stats_of(share[i], b->runs);
+        g_autofree char *sh = fmt_stats(st, 1);
+        GString *cls = g_string_new(NULL);
+
+        for (k = 0; k < n_classes; k++) {
+            unsigned o = off[i * n_classes + k];
+
+            if (o && i != STEER_TUN) {
+                g_string_append_printf(cls, "%s%s (%u/%u)",
+                                       cls->len ? ", " : "",
+                                       classes[k].name, o,
+                                       TAP_CHECK_FLOWS * b->runs);
+            }
+        }
+        if (i == STEER_TUN) {
+            g_string_append(cls, "(its own flow hash: any class)");
+        }
+        fprintf(s.md, "| %s | %s%% | %s |\n", steer_name[i], sh,
+                cls->len ? cls->str : "none");
+        fprintf(s.data, "\"%s\" %.2f %.2f %.2f\n", steer_name[i],
+                st.median, st.min, st.max);
+        g_string_free(cls, true);
+        fprintf(stderr, "consistency: %s: %.1f%%\n", steer_name[i],
+                st.median);
+    }
+    for (i = 0; i < N_STEER; i++) {
+        if (missing[i]) {
+            fprintf(s.md, "\n%s: %u frames never came out of the tap "
+                    "(counted off the queue).\n", steer_name[i], missing[i]);
+        }
+    }
+    section_end(b, &s);
+    g_free(off);
+    return ours_off ? 1 : 0;
 }
 
 int main(int argc, char **argv)
 {
     g_autofree char *upstream = NULL;
-    g_autofree char *md_path = NULL;
-    g_autofree char *data_path = NULL;
+    g_autofree char *out_dir = NULL;
+    g_autofree char *only = NULL;
     gboolean check = FALSE, bench = FALSE;
-    int runs = 7, repeat = 1000000, rounds = 400;
+    int runs = 7, repeat = 1000000, rounds = 400, tap_packets = 131072;
     GOptionEntry entries[] = {
         { "check", 0, 0, G_OPTION_ARG_NONE, &check,
           "compare with the reference model (TAP)", NULL },
         { "bench", 0, 0, G_OPTION_ARG_NONE, &bench,
-          "measure ns/packet (Markdown)", NULL },
+          "measure (Markdown)", NULL },
+        { "only", 0, 0, G_OPTION_ARG_STRING, &only,
+          "--bench sections, comma-separated: bpf (BPF_PROG_TEST_RUN), "
+          "sw (software RSS), tap (tap rate and consistency); all when "
+          "not given", "LIST" },
         { "upstream", 0, 0, G_OPTION_ARG_FILENAME, &upstream,
           "program object with upstream QEMU's layout", "FILE" },
-        { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "runs per class", "N" },
+        { "runs", 0, 0, G_OPTION_ARG_INT, &runs, "runs per figure", "N" },
         { "repeat", 0, 0, G_OPTION_ARG_INT, &repeat,
-          "repetitions per run", "N" },
+          "repetitions per run (bpf, sw)", "N" },
+        { "tap-packets", 0, 0, G_OPTION_ARG_INT, &tap_packets,
+          "packets per run (tap)", "N" },
         { "rounds", 0, 0, G_OPTION_ARG_INT, &rounds,
           "random configurations for --check", "N" },
-        { "markdown", 0, 0, G_OPTION_ARG_FILENAME, &md_path,
-          "also write the table here", "FILE" },
-        { "data", 0, 0, G_OPTION_ARG_FILENAME, &data_path,
-          "write plot data here", "FILE" },
+        { "out-dir", 0, 0, G_OPTION_ARG_FILENAME, &out_dir,
+          "write SECTION.md and SECTION.dat (plot data) here", "DIR" },
         { NULL }
     };
     g_autoptr(GOptionContext) ctx = g_option_context_new("");
+    g_auto(GStrv) sections = NULL;
     GError *gerr = NULL;
     Prog progs[2] = {};
     int n_progs = 1, ret = 0;
@@ -715,9 +1419,17 @@ int main(int argc, char **argv)
         fprintf(stderr, "%s\n", gerr->message);
         return 2;
     }
-    if (check == bench || runs < 5 || runs > 64 || repeat < 1) {
+    sections = g_strsplit(only ? only : "bpf,sw,tap", ",", -1);
+    for (char **sec = sections; *sec; sec++) {
+        if (strcmp(*sec, "bpf") && strcmp(*sec, "sw") && strcmp(*sec, "tap")) {
+            fprintf(stderr, "--only: unknown section %s\n", *sec);
+            return 2;
+        }
+    }
+    if (check == bench || runs < 5 || runs > MAX_RUNS || repeat < 10 ||
+        tap_packets < TAP_BATCH) {
         fprintf(stderr, "usage: %s --check|--bench [--upstream FILE] "
-                "(--runs 5..64)\n", argv[0]);
+                "(--runs 5..%d)\n", argv[0], MAX_RUNS);
         return 2;
     }
     if (geteuid() != 0) {
@@ -739,31 +1451,38 @@ int main(int argc, char **argv)
     if (check) {
         ret = do_check(progs, n_progs, rounds);
     } else {
-        g_autofree char *text = NULL;
-        size_t text_len = 0;
-        FILE *md, *data = NULL;
+        g_autoptr(GRand) g = g_rand_new_with_seed(1);
+        Bench b = {
+            .progs = progs, .runs = runs, .repeat = repeat,
+            .tap_packets = tap_packets, .out_dir = out_dir,
+        };
+        int i;
 
         if (n_progs != 2) {
             fprintf(stderr, "--bench needs --upstream\n");
             return 2;
         }
-        if (data_path) {
-            data = fopen(data_path, "w");
-            if (!data) {
-                perror(data_path);
-                return 1;
-            }
+        /* The guest's configuration: random key, table over 4 queues */
+        config_random(g, &b.c, true);
+        b.c.table_len = TABLE_LEN;
+        for (i = 0; i < TABLE_LEN; i++) {
+            b.c.table[i] = g_rand_int_range(g, 0, NR_QUEUES);
         }
-        md = open_memstream(&text, &text_len);
-        ret = do_bench(progs, n_progs, runs, repeat, md, data);
-        fclose(md);
-        fputs(text, stdout);
-        if (md_path && !g_file_set_contents(md_path, text, -1, &gerr)) {
-            fprintf(stderr, "%s\n", gerr->message);
-            ret = 1;
+        b.c.default_queue = NR_QUEUES - 1;
+        flow_random(g, &b.flow);
+        for (i = 0; i < 2; i++) {
+            configure(&progs[i], &b.c);
         }
-        if (data) {
-            fclose(data);
+
+        /* The tap last: it moves us to a namespace of our own */
+        if (g_strv_contains((const char * const *)sections, "bpf")) {
+            ret |= bench_bpf(&b);
+        }
+        if (g_strv_contains((const char * const *)sections, "sw")) {
+            ret |= bench_sw(&b);
+        }
+        if (g_strv_contains((const char * const *)sections, "tap")) {
+            ret |= bench_tap(&b);
         }
     }
 
