@@ -36,7 +36,8 @@ QEMU_CONFIGURE_FLAGS := \
 
 # What `make` builds: the emulator and the qtest programs we run.
 QTEST_PROGS := tests/qtest/qos-test tests/qtest/igb-sriov-test \
-	tests/qtest/virtio-net-rss-test tests/qtest/virtio-net-sriov-test
+	tests/qtest/virtio-net-rss-test tests/qtest/virtio-net-sriov-test \
+	tests/qtest/fuzz-netvirt-test
 NINJA_TARGETS := qemu-system-x86_64 contrib/ebpf-rss-helper/qemu-ebpf-rss-helper \
 	$(QTEST_PROGS) tools/ebpf/netvirt-rss-bench
 
