@@ -24,9 +24,9 @@ mon_pid=
 cleanup() {
     [ -n "$mon_pid" ] && kill "$mon_pid" 2>/dev/null
     ip netns del "$ns" 2>/dev/null || true
-    rm -f "$tmp_script" "$neigh_log"
+    rm -f "$neigh_log"
 }
-trap cleanup EXIT
+at_exit cleanup
 
 ip netns add "$ns"
 ip -n "$ns" link set lo up
