@@ -39,7 +39,7 @@ QTEST_PROGS := tests/qtest/qos-test tests/qtest/igb-sriov-test \
 	tests/qtest/virtio-net-rss-test tests/qtest/virtio-net-sriov-test \
 	tests/qtest/fuzz-netvirt-test
 NINJA_TARGETS := qemu-system-x86_64 contrib/ebpf-rss-helper/qemu-ebpf-rss-helper \
-	$(QTEST_PROGS) tools/ebpf/netvirt-rss-bench
+	$(QTEST_PROGS) tools/ebpf/netvirt-rss-bench tests/qtest/rss-ref-predict
 
 .PHONY: all deps prepare qemu check check-qtest check-guest demo bench \
 	patches-export patches-import clean distclean help FORCE
