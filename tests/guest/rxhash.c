@@ -5,8 +5,8 @@
  * SPDX-License-Identifier: GPL-2.0-or-later
  *
  * Runs inside a test guest.  One AF_PACKET socket per receive queue joins
- * a PACKET_FANOUT_QM group, so socket i gets exactly the packets the
- * driver received on queue i; a TPACKET_V3 ring with
+ * a PACKET_FANOUT_QM group, so each socket gets exactly the packets the
+ * driver received on one queue; a TPACKET_V3 ring with
  * TP_FT_REQ_FILL_RXHASH hands over skb->hash.  For an L4 hash reported
  * by the device (VIRTIO_NET_F_HASH_REPORT) that is the device's value;
  * without a report the kernel computes its own, different, flow hash.
@@ -14,12 +14,20 @@
  * usage: rxhash IFNAME QUEUES UDP-PORT COUNT TIMEOUT-SECONDS
  * prints "rx QUEUE 4|6 SRC-PORT HASH" per packet to UDP-PORT, then
  * "done N" (N = packets seen; fewer than COUNT on timeout).
+ *
+ * usage: rxhash --qstats IFNAME QUEUES
+ * prints the packets the driver counted on each receive queue, as it
+ * reports them to the netdev netlink family (since Linux 6.10 drivers
+ * such as virtio_net keep them there rather than in ethtool -S).
  */
 
 #include <arpa/inet.h>
 #include <errno.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
+#include <linux/genetlink.h>
+#include <linux/netdev.h>
+#include <linux/netlink.h>
 #include <net/if.h>
 #include <poll.h>
 #include <stdint.h>
@@ -85,7 +93,11 @@ static void open_ring(struct ring *r, int ifindex, int fanout_id)
     if (bind(r->fd, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
         die("bind");
     }
-    /* Join order is the group's member order: member i gets queue i */
+    /*
+     * Join order is the group's member order.  QM picks member
+     * queue_mapping % n, and a driver that received on queue q recorded
+     * queue_mapping q + 1: member i gets queue (i + n - 1) % n.
+     */
     if (setsockopt(r->fd, SOL_PACKET, PACKET_FANOUT, &fanout,
                    sizeof(fanout)) < 0) {
         die("PACKET_FANOUT");
@@ -155,6 +167,176 @@ static unsigned drain(struct ring *r, unsigned q, unsigned port)
     }
 }
 
+/* A netlink request: header, generic header, then attributes */
+struct nl_req {
+    struct nlmsghdr nh;
+    struct genlmsghdr gh;
+    char attrs[64];
+};
+
+static void nl_put(struct nl_req *r, uint16_t type, const void *data,
+                   uint16_t len)
+{
+    struct nlattr *a = (void *)((char *)r + NLMSG_ALIGN(r->nh.nlmsg_len));
+
+    a->nla_type = type;
+    a->nla_len = NLA_HDRLEN + len;
+    memcpy((char *)a + NLA_HDRLEN, data, len);
+    r->nh.nlmsg_len = NLMSG_ALIGN(r->nh.nlmsg_len) + NLA_ALIGN(a->nla_len);
+}
+
+/*
+ * Send @r and call @fn on each attribute of each reply until the dump or
+ * the answer is done.  Returns -1 on a netlink error.
+ */
+static int nl_talk(int fd, struct nl_req *r,
+                   void (*fn)(struct nlattr *a, void *opaque), void *opaque)
+{
+    static char buf[1 << 16];
+    struct sockaddr_nl kernel = { .nl_family = AF_NETLINK };
+
+    if (sendto(fd, r, r->nh.nlmsg_len, 0, (struct sockaddr *)&kernel,
+               sizeof(kernel)) < 0) {
+        die("netlink send");
+    }
+    for (;;) {
+        ssize_t n = recv(fd, buf, sizeof(buf), 0);
+        struct nlmsghdr *nh;
+
+        if (n < 0) {
+            die("netlink recv");
+        }
+        for (nh = (void *)buf; NLMSG_OK(nh, n); nh = NLMSG_NEXT(nh, n)) {
+            struct nlattr *a;
+            int left;
+
+            if (nh->nlmsg_type == NLMSG_DONE) {
+                return 0;
+            }
+            if (nh->nlmsg_type == NLMSG_ERROR) {
+                struct nlmsgerr *e = NLMSG_DATA(nh);
+
+                if (!e->error) {
+                    return 0;
+                }
+                errno = -e->error;
+                return -1;
+            }
+            a = (void *)((char *)NLMSG_DATA(nh) + GENL_HDRLEN);
+            left = nh->nlmsg_len - NLMSG_LENGTH(GENL_HDRLEN);
+            while (left >= NLA_HDRLEN && a->nla_len >= NLA_HDRLEN &&
+                   a->nla_len <= left) {
+                fn(a, opaque);
+                left -= NLA_ALIGN(a->nla_len);
+                a = (void *)((char *)a + NLA_ALIGN(a->nla_len));
+            }
+            /* Each dump reply is one queue: tell fn the message ended */
+            fn(NULL, opaque);
+        }
+        if (!(r->nh.nlmsg_flags & NLM_F_DUMP)) {
+            return 0;
+        }
+    }
+}
+
+static void family_id_attr(struct nlattr *a, void *opaque)
+{
+    if (a && a->nla_type == CTRL_ATTR_FAMILY_ID) {
+        memcpy(opaque, (char *)a + NLA_HDRLEN, sizeof(uint16_t));
+    }
+}
+
+struct qstats {
+    unsigned queues;
+    uint64_t rx_packets[MAX_QUEUES];
+    /* The queue being parsed */
+    uint32_t type, id;
+    uint64_t packets;
+    int have_packets;
+};
+
+static void qstats_attr(struct nlattr *a, void *opaque)
+{
+    struct qstats *qs = opaque;
+    void *v;
+
+    if (!a) {
+        if (qs->type == NETDEV_QUEUE_TYPE_RX && qs->id < qs->queues &&
+            qs->have_packets) {
+            qs->rx_packets[qs->id] = qs->packets;
+        }
+        qs->type = UINT32_MAX;
+        qs->have_packets = 0;
+        return;
+    }
+    v = (char *)a + NLA_HDRLEN;
+    switch (a->nla_type) {
+    case NETDEV_A_QSTATS_QUEUE_TYPE:
+        memcpy(&qs->type, v, sizeof(qs->type));
+        break;
+    case NETDEV_A_QSTATS_QUEUE_ID:
+        memcpy(&qs->id, v, sizeof(qs->id));
+        break;
+    case NETDEV_A_QSTATS_RX_PACKETS:
+        /* A netlink "uint": 4 or 8 bytes */
+        if (a->nla_len - NLA_HDRLEN == sizeof(uint32_t)) {
+            uint32_t p32;
+
+            memcpy(&p32, v, sizeof(p32));
+            qs->packets = p32;
+        } else {
+            memcpy(&qs->packets, v, sizeof(qs->packets));
+        }
+        qs->have_packets = 1;
+        break;
+    }
+}
+
+static int print_qstats(const char *ifname, unsigned queues)
+{
+    struct nl_req r;
+    struct qstats qs = { .queues = queues, .type = UINT32_MAX };
+    uint16_t family = 0;
+    uint32_t ifindex = if_nametoindex(ifname), scope;
+    unsigned q;
+    int fd = socket(AF_NETLINK, SOCK_RAW, NETLINK_GENERIC);
+
+    if (fd < 0 || !ifindex || !queues || queues > MAX_QUEUES) {
+        fprintf(stderr, "rxhash: bad interface or queue count\n");
+        return 2;
+    }
+    memset(&r, 0, sizeof(r));
+    r.nh.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+    r.nh.nlmsg_type = GENL_ID_CTRL;
+    r.nh.nlmsg_flags = NLM_F_REQUEST;
+    r.gh.cmd = CTRL_CMD_GETFAMILY;
+    r.gh.version = 1;
+    nl_put(&r, CTRL_ATTR_FAMILY_NAME, NETDEV_FAMILY_NAME,
+           sizeof(NETDEV_FAMILY_NAME));
+    if (nl_talk(fd, &r, family_id_attr, &family) < 0 || !family) {
+        die("the netdev netlink family");
+    }
+
+    memset(&r, 0, sizeof(r));
+    r.nh.nlmsg_len = NLMSG_LENGTH(GENL_HDRLEN);
+    r.nh.nlmsg_type = family;
+    r.nh.nlmsg_flags = NLM_F_REQUEST | NLM_F_DUMP;
+    r.gh.cmd = NETDEV_CMD_QSTATS_GET;
+    r.gh.version = NETDEV_FAMILY_VERSION;
+    scope = NETDEV_QSTATS_SCOPE_QUEUE;
+    nl_put(&r, NETDEV_A_QSTATS_IFINDEX, &ifindex, sizeof(ifindex));
+    nl_put(&r, NETDEV_A_QSTATS_SCOPE, &scope, sizeof(scope));
+    if (nl_talk(fd, &r, qstats_attr, &qs) < 0) {
+        die("per-queue statistics");
+    }
+    for (q = 0; q < queues; q++) {
+        printf("%s%llu", q ? " " : "", (unsigned long long)qs.rx_packets[q]);
+    }
+    printf("\n");
+    close(fd);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     struct ring rings[MAX_QUEUES];
@@ -163,6 +345,9 @@ int main(int argc, char **argv)
     time_t deadline;
     int ifindex;
 
+    if (argc == 4 && !strcmp(argv[1], "--qstats")) {
+        return print_qstats(argv[2], atoi(argv[3]));
+    }
     if (argc != 6) {
         fprintf(stderr, "usage: rxhash IFNAME QUEUES UDP-PORT COUNT "
                 "TIMEOUT-SECONDS\n");
@@ -190,7 +375,7 @@ int main(int argc, char **argv)
             die("poll");
         }
         for (q = 0; q < queues; q++) {
-            seen += drain(&rings[q], q, port);
+            seen += drain(&rings[q], (q + queues - 1) % queues, port);
         }
         fflush(stdout);
     }
