@@ -12,6 +12,7 @@
 
 #ifdef CONFIG_LINUX
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #endif
 
@@ -150,7 +151,7 @@ bool ebpf_rss_check_fds(const int fds[EBPF_RSS_MAX_FDS], Error **errp)
 }
 
 static bool receive_fds(int sock, int fds[EBPF_RSS_MAX_FDS], char *text,
-                        size_t text_size, Error **errp)
+                        size_t text_size, bool *timed_out, Error **errp)
 {
     char buf[sizeof(EBPF_RSS_HELPER_MAGIC) + EBPF_RSS_HELPER_MSG_MAX];
     union {
@@ -174,7 +175,13 @@ static bool receive_fds(int sock, int fds[EBPF_RSS_MAX_FDS], char *text,
         n = recvmsg(sock, &msg, MSG_CMSG_CLOEXEC);
     } while (n < 0 && errno == EINTR);
     if (n < 0) {
-        error_setg_errno(errp, errno, "cannot receive from the helper");
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            *timed_out = true;
+            error_setg(errp, "no answer within %d seconds",
+                       EBPF_RSS_HELPER_TIMEOUT);
+        } else {
+            error_setg_errno(errp, errno, "cannot receive from the helper");
+        }
         return false;
     }
 
@@ -201,13 +208,25 @@ static bool receive_fds(int sock, int fds[EBPF_RSS_MAX_FDS], char *text,
     } else if (n > 0) {
         pstrcpy(text, text_size, "unexpected message from the helper");
     }
+    /* The peer may be anyone who could bind the socket: keep logs clean */
+    for (i = 0; text[i]; i++) {
+        if (!g_ascii_isprint(text[i])) {
+            text[i] = '?';
+        }
+    }
 
     if (ngot != EBPF_RSS_MAX_FDS || (msg.msg_flags & MSG_CTRUNC) ||
         text[0]) {
         for (i = 0; i < ngot; i++) {
             close(got[i]);
         }
-        if (!text[0]) {
+        if (n == 0) {
+            error_setg(errp, "the helper closed the connection without "
+                       "an answer");
+        } else if (msg.msg_flags & MSG_CTRUNC) {
+            error_setg(errp, "the helper sent more than %d file "
+                       "descriptors", EBPF_RSS_MAX_FDS);
+        } else if (!text[0]) {
             error_setg(errp, "the helper sent %d file descriptors, "
                        "expected %d", ngot, EBPF_RSS_MAX_FDS);
         } else {
@@ -219,6 +238,62 @@ static bool receive_fds(int sock, int fds[EBPF_RSS_MAX_FDS], char *text,
     return true;
 }
 
+/* A helper that hangs must not hang QEMU: bound connect() and recvmsg() */
+static void set_timeout(int sock)
+{
+    struct timeval tv = { .tv_sec = EBPF_RSS_HELPER_TIMEOUT };
+
+    setsockopt(sock, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+    setsockopt(sock, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
+/*
+ * Ask a helper service (qemu-ebpf-rss-helper --listen) on the unix
+ * socket @path.  We send nothing: connecting is the request.
+ */
+static bool connect_helper(const char *path, int fds[EBPF_RSS_MAX_FDS],
+                           Error **errp)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    char text[EBPF_RSS_HELPER_MSG_MAX];
+    bool ok, timed_out = false;
+    int sock, ret;
+
+    if (!path[0] || strlen(path) >= sizeof(sun.sun_path)) {
+        error_setg(errp, "'%s' is not a valid unix socket path", path);
+        return false;
+    }
+    pstrcpy(sun.sun_path, sizeof(sun.sun_path), path);
+    sock = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (sock < 0) {
+        error_setg_errno(errp, errno, "socket");
+        return false;
+    }
+    /* connect() waits for room in a full backlog up to the send timeout */
+    set_timeout(sock);
+    do {
+        ret = connect(sock, (struct sockaddr *)&sun, sizeof(sun));
+    } while (ret < 0 && errno == EINTR);
+    if (ret < 0) {
+        if (errno == EAGAIN || errno == EWOULDBLOCK) {
+            error_setg(errp, "cannot connect: the helper service did not "
+                       "accept within %d seconds", EBPF_RSS_HELPER_TIMEOUT);
+        } else {
+            error_setg_errno(errp, errno, "cannot connect%s",
+                             errno == ENOENT || errno == ECONNREFUSED ?
+                             " (is the helper service running?)" :
+                             errno == EACCES ?
+                             " (the socket's owner, group or mode shut "
+                             "QEMU's user out)" : "");
+        }
+        close(sock);
+        return false;
+    }
+    ok = receive_fds(sock, fds, text, sizeof(text), &timed_out, errp);
+    close(sock);
+    return ok;
+}
+
 bool ebpf_rss_run_helper(const char *path, int fds[EBPF_RSS_MAX_FDS],
                          Error **errp)
 {
@@ -227,8 +302,17 @@ bool ebpf_rss_run_helper(const char *path, int fds[EBPF_RSS_MAX_FDS],
     char *argv[3];
     int sv[2], status, i;
     Error *err = NULL;
-    bool ok;
+    bool ok, timed_out = false;
     pid_t pid;
+
+    if (g_str_has_prefix(path, EBPF_RSS_HELPER_UNIX_PREFIX)) {
+        if (connect_helper(path + strlen(EBPF_RSS_HELPER_UNIX_PREFIX), fds,
+                           &err)) {
+            return true;
+        }
+        error_propagate_prepend(errp, err, "eBPF RSS helper %s: ", path);
+        return false;
+    }
 
     if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
         error_setg_errno(errp, errno, "eBPF RSS helper: socketpair");
@@ -258,8 +342,12 @@ bool ebpf_rss_run_helper(const char *path, int fds[EBPF_RSS_MAX_FDS],
     }
 
     close(sv[1]);
-    ok = receive_fds(sv[0], fds, text, sizeof(text), &err);
+    set_timeout(sv[0]);
+    ok = receive_fds(sv[0], fds, text, sizeof(text), &timed_out, &err);
     close(sv[0]);
+    if (timed_out) {
+        kill(pid, SIGKILL);
+    }
 
     while (waitpid(pid, &status, 0) < 0) {
         if (errno != EINTR) {

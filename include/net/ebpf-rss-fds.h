@@ -6,7 +6,8 @@
  * A QEMU without CAP_BPF cannot load the RSS steering program, but it can
  * use one that a privileged party loaded: a management layer passing the
  * descriptors (virtio-net's ebpf-rss-fds), or qemu-ebpf-rss-helper, which
- * QEMU runs and which sends them back over a socket.
+ * QEMU runs, or connects to where it runs as a service, and which sends
+ * them over a unix socket.
  */
 
 #ifndef NET_EBPF_RSS_FDS_H
@@ -23,6 +24,12 @@
 #define EBPF_RSS_HELPER_MAGIC   "qemu-ebpf-rss/1"
 #define EBPF_RSS_HELPER_MSG_MAX 512
 
+/* ebpf-rss-helper=unix:PATH names a helper service's socket */
+#define EBPF_RSS_HELPER_UNIX_PREFIX "unix:"
+
+/* Seconds QEMU waits to connect to the helper, and then for its answer */
+#define EBPF_RSS_HELPER_TIMEOUT 10
+
 typedef enum EbpfRssFd {
     EBPF_RSS_FD_PROGRAM,
     EBPF_RSS_FD_CONFIG,
@@ -38,8 +45,9 @@ typedef enum EbpfRssFd {
 bool ebpf_rss_check_fds(const int fds[EBPF_RSS_MAX_FDS], Error **errp);
 
 /*
- * Run the helper program @path and receive the descriptors of the RSS
- * program it loaded into @fds.  The caller owns them on success.
+ * Run the helper program @path, or connect to the helper service when
+ * @path is unix:SOCKET, and receive the descriptors of the RSS program it
+ * loaded into @fds.  The caller owns them on success.
  */
 bool ebpf_rss_run_helper(const char *path, int fds[EBPF_RSS_MAX_FDS],
                          Error **errp);

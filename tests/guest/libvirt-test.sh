@@ -303,7 +303,8 @@ fi
 # from file capabilities, which QEMU's bounding set, NoNewPrivs or a nosuid
 # mount may rule out.  So the helper runs as a service, started apart
 # from libvirt; its socket's group and mode let nobody's QEMU in.
-# <qemu:override> points the NIC (alias net0) at it.
+# <qemu:override> points the NIC (alias net0) at it, and pins the eBPF
+# mode: a host kernel with the tun hash feature would need no program.
 helper_sock=$tmp/ebpf-rss-helper.sock
 "$helper" --listen "$helper_sock" --socket-group 65534 --socket-mode 0660 \
     2> "$tmp/helper.log" &
@@ -326,6 +327,7 @@ $(trace_xml nv-unpriv)
     <qemu:device alias='net0'>
       <qemu:frontend>
         <qemu:property name='ebpf-rss-helper' type='string' value='unix:$helper_sock'/>
+        <qemu:property name='rss-offload' type='string' value='ebpf'/>
       </qemu:frontend>
     </qemu:device>
   </qemu:override>"

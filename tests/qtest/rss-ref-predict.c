@@ -74,12 +74,13 @@ static int parse_key(const char *hex, uint8_t *key)
     }
     for (i = 0; i < RSS_REF_KEY_MAX; i++) {
         char byte[3] = { hex[2 * i], hex[2 * i + 1], 0 };
-        char *end;
+        unsigned long v;
 
-        key[i] = strtoul(byte, &end, 16);
-        if (*end || !g_ascii_isxdigit(byte[0])) {
+        if (!g_ascii_isxdigit(byte[0]) ||
+            qemu_strtoul(byte, NULL, 16, &v) < 0) {
             return -1;
         }
+        key[i] = v;
     }
     return 0;
 }
