@@ -27,7 +27,10 @@ vm_run() {
     : > "$mark"
     "$@" > "$vm_tmp/qemu.log" 2>&1 &
     vm_pid=$!
-    for _ in $(seq $((timeout * 5))); do
+    # A deadline, not a count of polls: on a loaded machine each poll
+    # takes longer than its sleep.
+    local deadline=$((SECONDS + timeout))
+    while [ "$SECONDS" -lt "$deadline" ]; do
         if ! kill -0 "$vm_pid" 2>/dev/null; then
             rc=125
             break

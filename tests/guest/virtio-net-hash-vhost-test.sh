@@ -22,8 +22,8 @@ if [ -z "${NETVIRT_HOSTVM:-}" ]; then
     # On the host: build what the VM cannot (it sees the host's files
     # read-only), then rerun this script in the VM.
     bindir=$(hash_tools) || exit 1
-    exec "$top/netvirt/hostvm/run" --timeout 2700 -- \
-        env NETVIRT_GUEST_TIMEOUT=2400 NVTEST_BINDIR="$bindir" \
+    exec "$top/netvirt/hostvm/run" --timeout 2400 -- \
+        env NETVIRT_GUEST_TIMEOUT=2100 NVTEST_BINDIR="$bindir" \
         "$top/tests/guest/$(basename "$0")"
 fi
 

@@ -95,8 +95,7 @@ for line in sys.stdin:
     cat "$top/tests/guest/guest-lib.sh" \
         "$top/tests/guest/virtio-net-hash.guest" > "$tmp_script"
     guest_out=$(ip netns exec "$ns" "$top/netvirt/guest/run" \
-        --append "nvtest.count=$count mitigations=off tsc=reliable no_timer_check" \
-        "$tmp_script" -- -smp 1 \
+        --append "nvtest.count=$count" "$tmp_script" -- \
         -netdev "tap,id=n0,ifname=$tap,script=no,downscript=no,queues=4,vhost=$vhost" \
         -device "virtio-net-pci,netdev=n0,mac=$guest_mac,mq=on,rss=on,hash=on,vectors=10,rss-offload=$offload" \
         -virtfs "local,path=$bindir,mount_tag=nvbin,security_model=none,readonly=on") ||
