@@ -306,6 +306,251 @@ static void test_ipv6_bad_version(void)
     rig_stop(&r);
 }
 
+/*
+ * Check that the reference hashes an IPv6 frame (@next, then @ext_len
+ * bytes of extension headers ending with UDP) over @src, @dst and the
+ * ports, then that the device agrees with it.
+ */
+static void check_ex_addrs(HashRig *r, uint8_t next, const uint8_t *ext,
+                           size_t ext_len, const uint8_t *src,
+                           const uint8_t *dst)
+{
+    uint8_t frame[128], input[36];
+    RssRefResult want;
+    size_t len;
+
+    g_assert_cmpuint(ext_len, <=, sizeof(frame) - 54);
+    len = ipv6_frame(frame, next, ext, ext_len);
+    memcpy(input, src, 16);
+    memcpy(input + 16, dst, 16);
+    memcpy(input + 32, frame + len - 8, 4);
+
+    rss_ref_hash_frame(frame, len, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key,
+                       RSS_REF_KEY_MAX, &want);
+    g_assert_cmpuint(want.report, ==, VIRTIO_NET_HASH_REPORT_UDPv6_EX);
+    g_assert_cmphex(want.hash, ==,
+                    rss_ref_toeplitz(rss_ref_ms_key, RSS_REF_KEY_MAX,
+                                     input, sizeof(input)));
+    rig_check_frame(r, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key, frame, len);
+}
+
+static uint8_t *put(uint8_t *p, const uint8_t *data, size_t len)
+{
+    memcpy(p, data, len);
+    return p + len;
+}
+
+static const uint8_t ex_src[16] = {
+    0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x00, 0x03,
+    0x02, 0xa0, 0xc9, 0xff, 0xfe, 0x00, 0x00, 0x01,
+};
+static const uint8_t ex_dst[16] = {
+    0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x00, 0x03,
+    0x02, 0xa0, 0xc9, 0xff, 0xfe, 0x00, 0x00, 0x02,
+};
+static const uint8_t home_a[16] = {
+    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xa,
+};
+static const uint8_t home_b[16] = {
+    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xb,
+};
+static const uint8_t ex_udp[8] = { 0x0a, 0xea, 0x06, 0xe6, 0, 8, 0, 0 };
+
+/*
+ * rss-diff: a home address option shorter than an address (RFC 6275 sets
+ * its length to 16) gave QEMU "an address" made of the bytes after it.
+ */
+static void test_ipv6_short_home_addr(void)
+{
+    /* The finding: option length 0, then PadN to the end of the header */
+    static const uint8_t hao_len0[] = {
+        17, 2, 0xc9, 0, 1, 18,
+        0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    };
+    /* One octet short of an address, then PadN */
+    static const uint8_t hao_len15[] = {
+        17, 2, 0xc9, 15,
+        1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15,
+        1, 3, 0, 0, 0,
+    };
+    uint8_t ext[64], *p;
+    HashRig r;
+
+    if (!rig_start(&r)) {
+        return;
+    }
+    rig_hash_config(&r, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key);
+    p = put(ext, hao_len0, sizeof(hao_len0));
+    p = put(p, ex_udp, sizeof(ex_udp));
+    check_ex_addrs(&r, 60, ext, p - ext, ex_src, ex_dst);
+    p = put(ext, hao_len15, sizeof(hao_len15));
+    p = put(p, ex_udp, sizeof(ex_udp));
+    check_ex_addrs(&r, 60, ext, p - ext, ex_src, ex_dst);
+    rig_stop(&r);
+}
+
+/*
+ * Mending the finding above brought QEMU in line with the reference, the
+ * eBPF program and the kernel series on which home address counts: the
+ * last valid one, also when a later header carries none.
+ */
+static void test_ipv6_last_home_addr(void)
+{
+    /* Destination options: next header, length, options */
+    static const uint8_t two_hao[] = { 17, 4, 0xc9, 16 };
+    static const uint8_t hao[] = { 0xc9, 16 };
+    static const uint8_t padn_empty[] = { 1, 0 };
+    static const uint8_t padn_hao[] = { 60, 2, 1, 2, 0, 0, 0xc9, 16 };
+    static const uint8_t pad_only[8] = { 17, 0, 1, 4 };
+    uint8_t ext[96], *p;
+    HashRig r;
+
+    if (!rig_start(&r)) {
+        return;
+    }
+    rig_hash_config(&r, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key);
+
+    /* Two options in one header (40 bytes): the second one */
+    p = put(ext, two_hao, sizeof(two_hao));
+    p = put(p, home_a, sizeof(home_a));
+    p = put(p, hao, sizeof(hao));
+    p = put(p, home_b, sizeof(home_b));
+    p = put(p, padn_empty, sizeof(padn_empty));
+    p = put(p, ex_udp, sizeof(ex_udp));
+    check_ex_addrs(&r, 60, ext, p - ext, home_b, ex_dst);
+
+    /* One in a first header, then a header with only padding */
+    p = put(ext, padn_hao, sizeof(padn_hao));
+    p = put(p, home_a, sizeof(home_a));
+    p = put(p, pad_only, sizeof(pad_only));
+    p = put(p, ex_udp, sizeof(ex_udp));
+    check_ex_addrs(&r, 60, ext, p - ext, home_a, ex_dst);
+    rig_stop(&r);
+}
+
+/* The same for the type 2 routing header's address */
+static void test_ipv6_last_rt2_addr(void)
+{
+    /* Next header, length, routing type, segments left, reserved */
+    static const uint8_t rt2_then_rt[8] = { 43, 2, 2, 1 };
+    static const uint8_t rt0_then_udp[8] = { 17, 2, 0, 1 };
+    uint8_t ext[64], *p;
+    HashRig r;
+
+    if (!rig_start(&r)) {
+        return;
+    }
+    rig_hash_config(&r, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key);
+    /* Then a routing header of another type but the same length */
+    p = put(ext, rt2_then_rt, sizeof(rt2_then_rt));
+    p = put(p, home_b, sizeof(home_b));
+    p = put(p, rt0_then_udp, sizeof(rt0_then_udp));
+    p = put(p, home_a, sizeof(home_a));
+    p = put(p, ex_udp, sizeof(ex_udp));
+    check_ex_addrs(&r, 43, ext, p - ext, ex_src, home_b);
+    rig_stop(&r);
+}
+
+/*
+ * rss-diff: QEMU walked any number of IPv6 extension headers to the TCP
+ * header, while the reference, the eBPF program and the kernel series
+ * stop after 16.  Past that depth there are no ports to hash, only the
+ * addresses.
+ */
+static void test_ipv6_deep_ext_hdrs(void)
+{
+    static const uint8_t tcp[20] = {
+        0x0a, 0xea, 0x06, 0xe6, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x02, 0x20,
+    };
+    uint8_t frame[256], input[36];
+    RssRefResult want;
+    HashRig r;
+    size_t len;
+    int n;
+
+    if (!rig_start(&r)) {
+        return;
+    }
+    rig_hash_config(&r, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key);
+    memcpy(input, ex_src, 16);
+    memcpy(input + 16, ex_dst, 16);
+    memcpy(input + 32, tcp, 4);
+
+    for (n = 16; n <= 17; n++) {
+        /* n hop-by-hop headers of 8 bytes (the last one with PadN) */
+        len = ipv6_frame(frame, 0, NULL, 0);
+        memset(frame + len, 0, 8 * n);
+        frame[len + 8 * (n - 1)] = 6;
+        frame[len + 8 * (n - 1) + 2] = 1;
+        frame[len + 8 * (n - 1) + 3] = 4;
+        len += 8 * n;
+        memcpy(frame + len, tcp, sizeof(tcp));
+        len += sizeof(tcp);
+
+        rss_ref_hash_frame(frame, len, RSS_REF_HASH_TYPES_ALL,
+                           rss_ref_ms_key, RSS_REF_KEY_MAX, &want);
+        if (n == 16) {
+            g_assert_cmpuint(want.report, ==,
+                             VIRTIO_NET_HASH_REPORT_TCPv6_EX);
+            g_assert_cmphex(want.hash, ==,
+                            rss_ref_toeplitz(rss_ref_ms_key, RSS_REF_KEY_MAX,
+                                             input, 36));
+        } else {
+            g_assert_cmpuint(want.report, ==,
+                             VIRTIO_NET_HASH_REPORT_IPv6_EX);
+            g_assert_cmphex(want.hash, ==,
+                            rss_ref_toeplitz(rss_ref_ms_key, RSS_REF_KEY_MAX,
+                                             input, 32));
+        }
+        rig_check_frame(&r, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key,
+                        frame, len);
+    }
+    rig_stop(&r);
+}
+
+/*
+ * rss-diff: QEMU took the mobility header (RFC 6275) for an extension
+ * header and hashed a frame with one as IPv6_EX, or as TCPv6_EX with the
+ * ports of a TCP header after it; the others see the end of the chain
+ * there: plain IPv6, over the addresses.
+ */
+static void test_ipv6_mobility_hdr(void)
+{
+    /* Payload protocol, length (8 bytes), binding refresh request */
+    static const uint8_t mh_none[8] = { 59, 0, 0 };
+    static const uint8_t mh_tcp[8] = { 6, 0, 0 };
+    static const uint8_t tcp[20] = {
+        0x0a, 0xea, 0x06, 0xe6, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x02, 0x20,
+    };
+    const uint8_t *mh[] = { mh_none, mh_tcp };
+    uint8_t frame[128], input[32];
+    RssRefResult want;
+    HashRig r;
+    size_t len;
+    int i;
+
+    if (!rig_start(&r)) {
+        return;
+    }
+    rig_hash_config(&r, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key);
+    memcpy(input, ex_src, 16);
+    memcpy(input + 16, ex_dst, 16);
+    for (i = 0; i < ARRAY_SIZE(mh); i++) {
+        len = ipv6_frame(frame, 135, mh[i], 8);
+        memcpy(frame + len, tcp, sizeof(tcp));
+        len += sizeof(tcp);
+        rss_ref_hash_frame(frame, len, RSS_REF_HASH_TYPES_ALL,
+                           rss_ref_ms_key, RSS_REF_KEY_MAX, &want);
+        g_assert_cmpuint(want.report, ==, VIRTIO_NET_HASH_REPORT_IPv6);
+        g_assert_cmphex(want.hash, ==,
+                        rss_ref_toeplitz(rss_ref_ms_key, RSS_REF_KEY_MAX,
+                                         input, sizeof(input)));
+        rig_check_frame(&r, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key,
+                        frame, len);
+    }
+    rig_stop(&r);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -315,5 +560,15 @@ int main(int argc, char **argv)
                    test_ipv4_short_ihl);
     qtest_add_func("fuzz-netvirt/rss-diff/ipv6-bad-version",
                    test_ipv6_bad_version);
+    qtest_add_func("fuzz-netvirt/rss-diff/ipv6-short-home-addr",
+                   test_ipv6_short_home_addr);
+    qtest_add_func("fuzz-netvirt/rss-diff/ipv6-last-home-addr",
+                   test_ipv6_last_home_addr);
+    qtest_add_func("fuzz-netvirt/rss-diff/ipv6-last-rt2-addr",
+                   test_ipv6_last_rt2_addr);
+    qtest_add_func("fuzz-netvirt/rss-diff/ipv6-deep-ext-hdrs",
+                   test_ipv6_deep_ext_hdrs);
+    qtest_add_func("fuzz-netvirt/rss-diff/ipv6-mobility-hdr",
+                   test_ipv6_mobility_hdr);
     return g_test_run();
 }
