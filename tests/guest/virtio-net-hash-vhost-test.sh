@@ -7,6 +7,8 @@
 # packets; the tap computes every hash.  See virtio-net-hash.sh for what
 # is checked.  The guest runs under TCG inside the TCG VM: it takes
 # minutes to boot.
+#
+# netvirt-timeout: 2700
 
 . "$(dirname "$0")/lib.sh"
 . "$top/tests/guest/virtio-net-hash.sh"

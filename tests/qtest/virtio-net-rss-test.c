@@ -20,6 +20,7 @@
 #include "qemu/osdep.h"
 #include <sys/ioctl.h>
 #include <sys/socket.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
 #include <linux/capability.h>
@@ -101,6 +102,7 @@ typedef struct Rig {
     bool hash;
     char *trace_path;
     char *trace;            /* trace log contents, read at teardown */
+    char *stderr_path;      /* QEMU's stderr goes there, if set */
     RssState cur;
     uint32_t seq;
     GRand *rand;
@@ -124,6 +126,7 @@ typedef struct RigOpts {
     const char *offload; /* rss-offload=, "ebpf" when NULL */
     bool vhost;         /* vhost=on */
     unsigned flows;     /* flows per frame kind, FLOWS when 0 */
+    const char *incoming; /* -incoming URI: a migration destination */
 } RigOpts;
 
 /* Host side: tap creation and frame injection */
@@ -806,9 +809,17 @@ static void rig_start_qemu(Rig *r, const RigOpts *o, const int *fds,
         "-M pc -nodefaults -m 256M "
         "-netdev tap,id=net0,fds=%d:%d:%d:%d,vhost=%s %s "
         "-D %s -trace enable=virtio_net_rss* -trace enable=ebpf_rss* "
-        "-trace enable=net_rx_pkt_rss_hash",
+        "-trace enable=net_rx_pkt_rss_hash%s%s",
         fds[0], fds[1], fds[2], fds[3], o->vhost ? "on" : "off",
-        dev_arg ? dev_arg : "", r->trace_path);
+        dev_arg ? dev_arg : "", r->trace_path,
+        o->incoming ? " -incoming " : "", o->incoming ? o->incoming : "");
+
+    if (r->stderr_path) {
+        char *redirected = g_strdup_printf("%s 2>%s", args, r->stderr_path);
+
+        g_free(args);
+        args = redirected;
+    }
 
     if (o->no_bpf) {
         /* Without CAP_BPF/CAP_SYS_ADMIN QEMU cannot load its program */
@@ -1802,17 +1813,71 @@ static bool kernel_hash_cap(void)
     return ok;
 }
 
-static char *rig_rss_mode(Rig *r)
+#define NIC_VDEV_PATH   "/machine/peripheral/nic0/virtio-backend"
+
+static char *qts_rss_mode(QTestState *qts)
 {
-    QDict *rsp = qtest_qmp(r->qts, "{'execute': 'qom-get', 'arguments': "
-                           "{'path': '/machine/peripheral/nic0/"
-                           "virtio-backend', 'property': 'rss-mode'}}");
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'qom-get', 'arguments': "
+                           "{'path': %s, 'property': 'rss-mode'}}",
+                           NIC_VDEV_PATH);
     char *mode;
 
     g_assert(qdict_haskey(rsp, "return"));
     mode = g_strdup(qdict_get_str(rsp, "return"));
     qobject_unref(rsp);
     return mode;
+}
+
+static char *rig_rss_mode(Rig *r)
+{
+    return qts_rss_mode(r->qts);
+}
+
+/* rss-mode of x-query-virtio-status for @path, NULL when it is absent */
+static char *status_rss_mode(QTestState *qts, const char *path)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'x-query-virtio-status', "
+                           "'arguments': {'path': %s}}", path);
+    QDict *ret = qdict_get_qdict(rsp, "return");
+    char *mode;
+
+    g_assert_nonnull(ret);
+    g_assert(g_str_has_prefix(qdict_get_str(ret, "name"), "virtio-"));
+    mode = g_strdup(qdict_get_try_str(ret, "rss-mode"));
+    qobject_unref(rsp);
+    return mode;
+}
+
+/* The rss_mode line of HMP's info virtio-status, NULL when there is none */
+static char *hmp_rss_mode(QTestState *qts, const char *path)
+{
+    g_autofree char *out = qtest_hmp(qts, "info virtio-status %s", path);
+    const char *p, *end;
+
+    /* The command printed the device's status, not an error */
+    g_assert_nonnull(strstr(out, "device_name:"));
+    p = strstr(out, "  rss_mode:");
+    if (!p) {
+        return NULL;
+    }
+    p += strlen("  rss_mode:");
+    p += strspn(p, " ");
+    end = p + strcspn(p, "\r\n");
+    return g_strndup(p, end - p);
+}
+
+/* The QOM property, QMP's and HMP's virtio-status all say @want */
+static void assert_status_mode(QTestState *qts, const char *want)
+{
+    g_autofree char *qom = qts_rss_mode(qts);
+    g_autofree char *qmp = status_rss_mode(qts, NIC_VDEV_PATH);
+    g_autofree char *hmp = hmp_rss_mode(qts, NIC_VDEV_PATH);
+
+    g_test_message("rss-mode: qom %s, x-query-virtio-status %s, "
+                   "info virtio-status %s", qom, qmp, hmp);
+    g_assert_cmpstr(qom, ==, want);
+    g_assert_cmpstr(qmp, ==, want);
+    g_assert_cmpstr(hmp, ==, want);
 }
 
 /*
@@ -1852,6 +1917,9 @@ static void run_mode(const RigOpts *o, const char *fallback,
                      ==, VIRTIO_NET_ERR);
     check_flows(r, F_IP4_TCP, F_IP6_UDP + 1, 8);
     used = rig_rss_mode(r);
+    if (want) {
+        assert_status_mode(r->qts, want);
+    }
 
     bad = rig_free(r);
     expect_no_mismatch(bad);
@@ -1967,6 +2035,831 @@ static void test_mode_vhost_hash(void)
     run_mode(&o, NULL, PATH_HASH);
 }
 
+/*
+ * vhost-net on a kernel without virtio-net hashing: the steering program
+ * is the only way to steer, and nobody could report a hash.
+ */
+static void test_mode_vhost_ebpf(void)
+{
+    RigOpts o = { .offload = "auto", .vhost = true, .flows = 40 };
+
+    run_mode(&o, "ebpf", PATH_EBPF);
+}
+
+static void test_mode_vhost_hash_refused(void)
+{
+    RigOpts o = { .offload = "auto", .vhost = true, .hash = true };
+
+    if (!host_usable()) {
+        return;
+    }
+    expect_device_refused(&o, "hash=on needs a backend that reports "
+                          "hashes, and this vhost backend does not");
+}
+
+/*
+ * virtio-status takes rss-mode from the device's property: a virtio-net
+ * without RSS says "none", a device without the property shows nothing.
+ */
+static void test_mode_status_generic(void)
+{
+    QTestState *qts = qtest_init("-M pc -nodefaults -m 256M "
+                                 "-device virtio-net-pci,id=nic0,romfile= "
+                                 "-device virtio-balloon-pci,id=balloon0");
+    const char *balloon = "/machine/peripheral/balloon0/virtio-backend";
+    g_autofree char *qmp = status_rss_mode(qts, balloon);
+    g_autofree char *hmp = hmp_rss_mode(qts, balloon);
+
+    assert_status_mode(qts, "none");
+    g_assert_null(qmp);
+    g_assert_null(hmp);
+    qtest_quit(qts);
+}
+
+/* Migration: the guest's RSS configuration moves with the VM */
+
+#define MIGRATION_TIMEOUT_US    (120 * G_USEC_PER_SEC)
+
+/* The status of the last migration of @qts, once it is no longer active */
+static char *migration_wait(QTestState *qts)
+{
+    gint64 deadline = g_get_monotonic_time() + MIGRATION_TIMEOUT_US;
+
+    for (;;) {
+        QDict *rsp = qtest_qmp(qts, "{'execute': 'query-migrate'}");
+        QDict *ret = qdict_get_qdict(rsp, "return");
+        const char *st = qdict_get_try_str(ret, "status");
+        char *done = NULL;
+
+        if (st && (!strcmp(st, "completed") || !strcmp(st, "failed") ||
+                   !strcmp(st, "cancelled"))) {
+            if (qdict_haskey(ret, "error-desc")) {
+                g_test_message("migration %s: %s", st,
+                               qdict_get_str(ret, "error-desc"));
+            }
+            done = g_strdup(st);
+        }
+        qobject_unref(rsp);
+        if (done) {
+            return done;
+        }
+        g_assert(g_get_monotonic_time() < deadline);
+        g_usleep(20 * 1000);
+    }
+}
+
+static char *run_state(QTestState *qts)
+{
+    QDict *rsp = qtest_qmp(qts, "{'execute': 'query-status'}");
+    char *st = g_strdup(qdict_get_str(qdict_get_qdict(rsp, "return"),
+                                      "status"));
+
+    qobject_unref(rsp);
+    return st;
+}
+
+static void wait_running(QTestState *qts)
+{
+    gint64 deadline = g_get_monotonic_time() + MIGRATION_TIMEOUT_US;
+
+    for (;;) {
+        g_autofree char *st = run_state(qts);
+
+        if (!strcmp(st, "running")) {
+            return;
+        }
+        g_assert(g_get_monotonic_time() < deadline);
+        g_usleep(20 * 1000);
+    }
+}
+
+/* What the tap of @fd holds (TUNGETVNETHASH) is the guest's config */
+static void assert_tap_config(Rig *r, int fd)
+{
+    struct tun_vnet_hash h = { 0 };
+    uint32_t flags = TUN_VNET_HASH_F_RSS |
+                     (r->hash ? TUN_VNET_HASH_F_REPORT : 0);
+    unsigned i;
+
+    g_assert_cmpint(ioctl(fd, TUNGETVNETHASH, &h), ==, 0);
+    g_assert_cmphex(h.flags, ==, flags);
+    g_assert_cmphex(h.hash_types, ==, r->cur.types);
+    g_assert_cmpuint(h.indirection_table_mask, ==, r->cur.table_len - 1);
+    g_assert_cmpuint(h.unclassified_queue, ==,
+                     r->cur.unclassified % r->cur.nr_queues);
+    for (i = 0; i < r->cur.table_len; i++) {
+        g_assert_cmpuint(h.indirection_table[i], ==,
+                         r->cur.table[i] % r->cur.nr_queues);
+    }
+    g_assert_cmpuint(h.key_length, ==, RSS_REF_KEY_MAX);
+    g_assert(!memcmp(h.key, r->cur.key, RSS_REF_KEY_MAX));
+}
+
+/*
+ * The guest turns on RSS (and with o->hash the hash report) and gets
+ * frames on the source, the VM migrates to a destination with a tap of
+ * its own, and frames sent there must land as the reference predicts:
+ * the destination rebuilt steering and hashing from the migrated state
+ * alone.  Both sides must be in mode @want.
+ */
+static void run_migration(const RigOpts *o, const char *want, Path path)
+{
+    g_autofree char *dir = NULL;
+    g_autofree char *uri = NULL;
+    g_autofree char *sock = NULL;
+    g_autofree char *st = NULL;
+    g_autoptr(QDict) props = dev_props(o);
+    g_autoptr(GString) json = qobject_to_json(QOBJECT(props));
+    RigOpts dst_o = *o;
+    Rig *r, dst = { 0 };
+    RssState s;
+    int fds[NR_QUEUES], tap_fd, bad;
+    bool kernel = !strcmp(want, "kernel");
+    unsigned flows = o->flows ? o->flows : FLOWS;
+
+    if (!host_usable()) {
+        return;
+    }
+    dir = g_dir_make_tmp("nvrss-mig-XXXXXX", NULL);
+    g_assert_nonnull(dir);
+    sock = g_build_filename(dir, "migrate.sock", NULL);
+    uri = g_strdup_printf("unix:%s", sock);
+
+    r = rig_new(o);
+    rss_random(r, &s, MAX_TABLE, NR_QUEUES, r->hash ? TYPES_NO_EX :
+               RSS_REF_HASH_TYPES_ALL);
+    apply_rss(r, &s);
+    check_flows(r, F_IP4_TCP, F_IP6_UDP + 1, 4);
+    assert_status_mode(r->qts, want);
+
+    /* The destination: its own tap, the same device, waiting */
+    tap_open(&dst, fds);
+    tap_up(&dst);
+    /* Queue 0 stays attached: read the tap's hash config through it */
+    tap_fd = dup(fds[0]);
+    g_assert_cmpint(tap_fd, >=, 0);
+    dst_o.incoming = uri;
+    rig_start_qemu(&dst, &dst_o, fds, json->str);
+    close_fds(fds, NR_QUEUES);
+    if (kernel) {
+        struct tun_vnet_hash h = { 0 };
+
+        /* Nothing in the new tap yet: whatever comes is the migration's */
+        g_assert_cmpint(ioctl(tap_fd, TUNGETVNETHASH, &h), ==, 0);
+        g_assert_cmphex(h.flags, ==, 0);
+    }
+
+    qtest_qmp_assert_success(r->qts, "{'execute': 'migrate', "
+                             "'arguments': {'uri': %s}}", uri);
+    st = migration_wait(r->qts);
+    g_assert_cmpstr(st, ==, "completed");
+    wait_running(dst.qts);
+    g_free(st);
+    st = run_state(r->qts);
+    g_assert_cmpstr(st, ==, "postmigrate");
+
+    /* From now on the guest is the destination */
+    qtest_quit(r->qts);
+    unlink(r->trace_path);
+    g_free(r->trace_path);
+    close(r->sock);
+    r->qts = dst.qts;
+    r->bus->qts = dst.qts;
+    r->sock = dst.sock;
+    r->ifindex = dst.ifindex;
+    pstrcpy(r->ifname, IFNAMSIZ, dst.ifname);
+    r->trace_path = dst.trace_path;
+
+    assert_status_mode(r->qts, want);
+    if (kernel) {
+        assert_tap_config(r, tap_fd);
+    }
+    /* A dead data path would cost a timeout per frame: probe it first */
+    check_flows(r, F_IP4_TCP, F_IP4_TCP + 1, 1);
+    if (!r->mismatches) {
+        check_flows(r, 0, F_CORE_MAX, flows);
+    }
+
+    bad = rig_free(r);
+    close(tap_fd);
+    unlink(sock);
+    rmdir(dir);
+    expect_no_mismatch(bad);
+    if (kernel) {
+        /* The destination configured its tap, and nobody else hashed */
+        g_assert_cmpuint(count_lines(r->trace, "virtio_net_rss_kernel_set "),
+                         >=, 1);
+        g_assert_cmpuint(count_lines(r->trace, "net_rx_pkt_rss_hash "),
+                         ==, 0);
+        g_assert_cmpint(last_attach_fd(r->trace), <, 0);
+    } else {
+        g_assert_cmpuint(count_lines(r->trace, "virtio_net_rss_kernel_set "),
+                         ==, 0);
+        assert_path(r, path);
+    }
+    g_free(r->trace);
+    g_free(r);
+}
+
+/* RSS and hash report, vhost=off: the kernel where it can, else QEMU */
+static void test_migration_hash(void)
+{
+    RigOpts o = { .offload = "auto", .hash = true, .flows = 16 };
+
+    run_migration(&o, kernel_hash_cap() ? "kernel" : "software", PATH_HASH);
+}
+
+/*
+ * vhost-net: the kernel steers and reports where it can; elsewhere the
+ * steering program steers and there is no hash report to offer.
+ */
+static void test_migration_vhost(void)
+{
+    bool kernel = kernel_hash_cap();
+    RigOpts o = { .offload = "auto", .vhost = true, .hash = kernel,
+                  .flows = 16 };
+
+    run_migration(&o, kernel ? "kernel" : "ebpf", PATH_EBPF);
+}
+
+/*
+ * A destination that insists on the kernel's mode on a kernel without it
+ * refuses to start, and the source goes on as if nothing happened, as
+ * docs/system/netvirt.rst promises.
+ */
+static void test_migration_kernel_refused(void)
+{
+    RigOpts o = { .offload = "auto", .hash = true };
+    RigOpts dst_o = { .offload = "kernel", .hash = true };
+    g_autoptr(QDict) props = dev_props(&dst_o);
+    g_autoptr(GString) json = qobject_to_json(QOBJECT(props));
+    g_autofree char *dir = NULL;
+    g_autofree char *uri = NULL;
+    g_autofree char *netdev = NULL;
+    g_autofree char *out = NULL;
+    g_autofree char *err_out = NULL;
+    g_autofree char *st = NULL;
+    GError *gerr = NULL;
+    Rig *r, dst = { 0 };
+    RssState s;
+    QDict *rsp;
+    int fds[NR_QUEUES], status, bad;
+
+    if (!host_usable()) {
+        return;
+    }
+    dir = g_dir_make_tmp("nvrss-mig-XXXXXX", NULL);
+    g_assert_nonnull(dir);
+    uri = g_strdup_printf("unix:%s/migrate.sock", dir);
+
+    r = rig_new(&o);
+    rss_random(r, &s, MAX_TABLE, NR_QUEUES, TYPES_NO_EX);
+    apply_rss(r, &s);
+    check_flows(r, F_IP4_TCP, F_IP6_UDP + 1, 4);
+
+    tap_open(&dst, fds);
+    netdev = g_strdup_printf("tap,id=net0,fds=%d:%d:%d:%d,vhost=off",
+                             fds[0], fds[1], fds[2], fds[3]);
+    {
+        /* timeout: a destination that wrongly starts would wait forever */
+        const char *argv[] = {
+            "timeout", "60", qtest_qemu_binary(NULL), "-M", "pc",
+            "-accel", "qtest", "-nodefaults", "-display", "none",
+            "-m", "256M", "-netdev", netdev, "-device", json->str,
+            "-incoming", uri, NULL
+        };
+
+        g_assert(g_spawn_sync(NULL, (char **)argv, NULL,
+                              G_SPAWN_SEARCH_PATH |
+                              G_SPAWN_LEAVE_DESCRIPTORS_OPEN,
+                              NULL, NULL, &out, &err_out, &status, &gerr));
+        g_assert_no_error(gerr);
+    }
+    close_fds(fds, NR_QUEUES);
+    g_test_message("destination: %s", err_out);
+    g_assert(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 1);
+    g_assert_nonnull(strstr(err_out, "rss-offload=kernel: tap: the host "
+                            "kernel does not compute virtio-net hashes"));
+
+    /* Nobody listens: the migration fails, at once or soon */
+    rsp = qtest_qmp(r->qts, "{'execute': 'migrate', 'arguments': "
+                    "{'uri': %s}}", uri);
+    if (qdict_haskey(rsp, "error")) {
+        g_test_message("migrate: %s",
+                       qdict_get_str(qdict_get_qdict(rsp, "error"), "desc"));
+    } else {
+        st = migration_wait(r->qts);
+        g_assert_cmpstr(st, ==, "failed");
+        g_free(st);
+    }
+    qobject_unref(rsp);
+
+    /* The source never stopped and its guest still gets every frame */
+    st = run_state(r->qts);
+    g_assert_cmpstr(st, ==, "running");
+    g_assert_null(qtest_qmp_event_ref(r->qts, "STOP"));
+    assert_status_mode(r->qts, "software");
+    check_flows(r, 0, F_CORE_MAX, 8);
+
+    bad = rig_free(r);
+    rmdir(dir);
+    expect_no_mismatch(bad);
+    g_free(r->trace);
+    g_free(r);
+}
+
+/*
+ * qemu-ebpf-rss-helper as a service: ebpf-rss-helper=unix:PATH.  QEMU
+ * without any capability and a bounding set that forbids gaining one (as
+ * libvirt runs it) still gets the program, from a service started apart.
+ */
+
+typedef struct HelperService {
+    pid_t pid;
+    char *dir;
+    char *sock;         /* its socket */
+    char *log;          /* its stderr */
+    bool activated;
+} HelperService;
+
+static int listen_unix(const char *path)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(s, >=, 0);
+    pstrcpy(sun.sun_path, sizeof(sun.sun_path), path);
+    g_assert_cmpint(bind(s, (struct sockaddr *)&sun, sizeof(sun)), ==, 0);
+    g_assert_cmpint(listen(s, 16), ==, 0);
+    return s;
+}
+
+static int connect_unix(const char *path)
+{
+    struct sockaddr_un sun = { .sun_family = AF_UNIX };
+    int s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+
+    g_assert_cmpint(s, >=, 0);
+    pstrcpy(sun.sun_path, sizeof(sun.sun_path), path);
+    if (connect(s, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
+        close(s);
+        return -1;
+    }
+    return s;
+}
+
+/*
+ * Read one answer from @s: 0 and the four descriptors in @fds on
+ * success, each checked to be what its place says.
+ */
+static int read_answer(int s, int fds[EBPF_RSS_FDS])
+{
+    char buf[600];
+    union {
+        struct cmsghdr align;
+        char buf[CMSG_SPACE(sizeof(int) * EBPF_RSS_FDS)];
+    } control;
+    struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
+    struct msghdr msg = {
+        .msg_iov = &iov, .msg_iovlen = 1,
+        .msg_control = &control, .msg_controllen = sizeof(control),
+    };
+    struct cmsghdr *cmsg;
+    ssize_t n;
+    int i;
+
+    memset(&control, 0, sizeof(control));
+    n = recvmsg(s, &msg, MSG_CMSG_CLOEXEC);
+    if (n < (ssize_t)sizeof(HELPER_MAGIC) + 1 ||
+        strcmp(buf, HELPER_MAGIC) || buf[sizeof(HELPER_MAGIC)]) {
+        return -1;
+    }
+    cmsg = CMSG_FIRSTHDR(&msg);
+    g_assert_nonnull(cmsg);
+    g_assert_cmpuint(cmsg->cmsg_len, ==, CMSG_LEN(sizeof(int) * EBPF_RSS_FDS));
+    memcpy(fds, CMSG_DATA(cmsg), sizeof(int) * EBPF_RSS_FDS);
+    for (i = 0; i < EBPF_RSS_FDS; i++) {
+        g_autofree char *link = g_strdup_printf("/proc/self/fd/%d", fds[i]);
+        g_autofree char *target = g_file_read_link(link, NULL);
+
+        g_assert_cmpstr(target, ==, i ? "anon_inode:bpf-map"
+                                      : "anon_inode:bpf-prog");
+    }
+    return 0;
+}
+
+/* A numeric field of /proc/PID/fdinfo/FD */
+static uint64_t fdinfo_u64(pid_t pid, int fd, const char *key)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/fdinfo/%d", pid, fd);
+    g_autofree char *info = NULL;
+    g_autofree char *needle = g_strdup_printf("\n%s:", key);
+    g_autofree char *text = NULL;
+    const char *p;
+
+    g_assert_true(g_file_get_contents(path, &info, NULL, NULL));
+    text = g_strconcat("\n", info, NULL);
+    p = strstr(text, needle);
+    g_assert_nonnull(p);
+    return g_ascii_strtoull(p + strlen(needle), NULL, 0);
+}
+
+static unsigned count_fds(pid_t pid)
+{
+    g_autofree char *path = g_strdup_printf("/proc/%d/fd", pid);
+    GDir *d = g_dir_open(path, 0, NULL);
+    unsigned n = 0;
+
+    g_assert_nonnull(d);
+    while (g_dir_read_name(d)) {
+        n++;
+    }
+    g_dir_close(d);
+    return n;
+}
+
+/*
+ * Start the helper service on a socket in a directory of its own: with
+ * --listen and @mode, or, with @activated, the way systemd would (the
+ * listening socket on descriptor 3, LISTEN_PID and LISTEN_FDS).  With
+ * @no_caps it has no capability at all.
+ */
+static void service_start(HelperService *s, bool activated, bool no_caps,
+                          const char *mode)
+{
+    g_autofree char *path = helper_path();
+    g_autofree char *setpriv = g_find_program_in_path("setpriv");
+    GError *err = NULL;
+    int lsock = -1, logfd, i, fds[EBPF_RSS_FDS];
+
+    memset(s, 0, sizeof(*s));
+    s->activated = activated;
+    s->dir = g_dir_make_tmp("nvrss-svc-XXXXXX", &err);
+    g_assert_no_error(err);
+    s->sock = g_build_filename(s->dir, "helper.sock", NULL);
+    s->log = g_build_filename(s->dir, "helper.log", NULL);
+    logfd = open(s->log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    g_assert_cmpint(logfd, >=, 0);
+    if (activated) {
+        lsock = listen_unix(s->sock);
+    }
+    g_assert_nonnull(setpriv);
+
+    s->pid = fork();
+    g_assert_cmpint(s->pid, >=, 0);
+    if (s->pid == 0) {
+        const char *argv[16];
+        char pid[16];
+        int argc = 0;
+
+        dup2(logfd, STDERR_FILENO);
+        if (activated) {
+            if (lsock == 3) {
+                fcntl(lsock, F_SETFD, 0);
+            } else {
+                dup2(lsock, 3);
+            }
+            /* setpriv execs the helper in this same process */
+            snprintf(pid, sizeof(pid), "%d", getpid());
+            setenv("LISTEN_PID", pid, 1);
+            setenv("LISTEN_FDS", "1", 1);
+        }
+        if (no_caps) {
+            argv[argc++] = setpriv;
+            argv[argc++] = "--securebits";
+            argv[argc++] = "+noroot,+noroot_locked,+no_setuid_fixup,"
+                           "+no_setuid_fixup_locked";
+            argv[argc++] = "--inh-caps=-all";
+            argv[argc++] = "--ambient-caps=-all";
+        }
+        argv[argc++] = path;
+        if (!activated) {
+            argv[argc++] = "--listen";
+            argv[argc++] = s->sock;
+            argv[argc++] = "--socket-mode";
+            argv[argc++] = mode;
+        }
+        argv[argc] = NULL;
+        execv(argv[0], (char **)argv);
+        _exit(127);
+    }
+    close(logfd);
+    if (activated) {
+        close(lsock);
+        return;
+    }
+    /* Ready once it answers: bind, chmod and listen come in that order */
+    for (i = 0; i < 500; i++) {
+        int c = connect_unix(s->sock);
+
+        if (c >= 0) {
+            if (read_answer(c, fds) == 0) {
+                close_fds(fds, EBPF_RSS_FDS);
+            }
+            close(c);
+            return;
+        }
+        g_usleep(10 * 1000);
+    }
+    g_error("the helper service did not come up on %s", s->sock);
+}
+
+/* Stop it as systemd would; it must exit cleanly. Returns its log. */
+static char *service_stop(HelperService *s)
+{
+    char *log = NULL;
+    int status;
+
+    g_assert_cmpint(kill(s->pid, SIGTERM), ==, 0);
+    g_assert_cmpint(waitpid(s->pid, &status, 0), ==, s->pid);
+    g_file_get_contents(s->log, &log, NULL, NULL);
+    g_test_message("helper service log: %s", log ? log : "");
+    g_assert_true(WIFEXITED(status));
+    g_assert_cmpint(WEXITSTATUS(status), ==, 0);
+    /* --listen removes the socket it made; systemd's is systemd's */
+    if (s->activated) {
+        unlink(s->sock);
+    } else {
+        g_assert_false(g_file_test(s->sock, G_FILE_TEST_EXISTS));
+    }
+    unlink(s->log);
+    g_assert_cmpint(rmdir(s->dir), ==, 0);
+    g_free(s->dir);
+    g_free(s->sock);
+    g_free(s->log);
+    return log;
+}
+
+/* An unprivileged QEMU gets the program from the service and steers */
+static void test_service_steering(void)
+{
+    RigOpts o = { .no_caps = true };
+    HelperService s;
+    g_autofree char *helper = NULL;
+    g_autofree char *log = NULL;
+
+    if (!host_usable() || !helper_usable()) {
+        return;
+    }
+    service_start(&s, false, false, "0600");
+    helper = g_strdup_printf("unix:%s", s.sock);
+    o.helper = helper;
+    run_steering(&o, 0, F_CORE_MAX, RSS_REF_HASH_TYPES_ALL, PATH_EBPF);
+    log = service_stop(&s);
+    /* One for the readiness probe, one for QEMU */
+    g_assert_nonnull(strstr(log, "(2 so far)"));
+}
+
+/*
+ * Socket activated, many clients in turn, one of them never reading and
+ * some hanging up at once: every other one still gets a program and maps
+ * of its own, and the service keeps no descriptor behind.
+ */
+static void test_service_many(void)
+{
+    HelperService s;
+    g_autofree char *log = NULL;
+    GHashTable *maps = g_hash_table_new_full(g_int64_hash, g_int64_equal,
+                                             g_free, NULL);
+    int fds[EBPF_RSS_FDS], idle, c, i, j;
+    unsigned before = 0;
+    char byte;
+
+    if (!host_usable() || !helper_usable()) {
+        g_hash_table_destroy(maps);
+        return;
+    }
+    service_start(&s, true, false, NULL);
+    idle = connect_unix(s.sock);
+    g_assert_cmpint(idle, >=, 0);
+
+    for (i = 0; i < 40; i++) {
+        if (i % 8 == 4) {
+            /* Gone before the answer: the service must not care */
+            c = connect_unix(s.sock);
+            g_assert_cmpint(c, >=, 0);
+            close(c);
+        }
+        c = connect_unix(s.sock);
+        g_assert_cmpint(c, >=, 0);
+        g_assert_cmpint(read_answer(c, fds), ==, 0);
+        /* Nothing more comes: one answer per connection */
+        g_assert_cmpint(read(c, &byte, 1), ==, 0);
+        close(c);
+        for (j = 1; j < EBPF_RSS_FDS; j++) {
+            gint64 *id = g_new(gint64, 1);
+
+            *id = fdinfo_u64(getpid(), fds[j], "map_id");
+            if (!g_hash_table_add(maps, id)) {
+                g_test_message("map id %" PRId64 " handed out twice", *id);
+                g_test_fail();
+            }
+        }
+        close_fds(fds, EBPF_RSS_FDS);
+        if (i == 0) {
+            before = count_fds(s.pid);
+        }
+    }
+    g_assert_cmpuint(count_fds(s.pid), ==, before);
+    g_assert_cmpuint(g_hash_table_size(maps), ==, 40 * (EBPF_RSS_FDS - 1));
+    /* The client that never read got its answer all the same */
+    g_assert_cmpint(read_answer(idle, fds), ==, 0);
+    close_fds(fds, EBPF_RSS_FDS);
+    close(idle);
+    log = service_stop(&s);
+    g_assert_nonnull(strstr(log, "(41 so far)"));
+    g_hash_table_destroy(maps);
+}
+
+typedef enum BadServer {
+    BAD_TEXT,           /* a message without the magic */
+    BAD_ESCAPE,         /* the magic and an error with control characters */
+    BAD_NOT_BPF,        /* the magic, and /dev/null four times */
+    BAD_TOO_MANY,       /* the magic and eight descriptors */
+    BAD_HANG_UP,        /* closes without a word */
+    BAD_SILENT,         /* never answers */
+} BadServer;
+
+/* A server on @path that answers every connection wrongly */
+static pid_t bad_server_start(const char *path, BadServer kind)
+{
+    int lsock = listen_unix(path);
+    pid_t pid = fork();
+
+    g_assert_cmpint(pid, >=, 0);
+    if (pid == 0) {
+        int devnull[8], conn, i;
+        char buf[64] = HELPER_MAGIC;
+        union {
+            struct cmsghdr align;
+            char buf[CMSG_SPACE(sizeof(devnull))];
+        } control;
+        struct iovec iov = { .iov_base = buf };
+        struct msghdr msg = { .msg_iov = &iov, .msg_iovlen = 1 };
+        struct cmsghdr *cmsg;
+
+        for (i = 0; i < ARRAY_SIZE(devnull); i++) {
+            devnull[i] = open("/dev/null", O_RDWR);
+        }
+        for (;;) {
+            conn = accept(lsock, NULL, NULL);
+            if (conn < 0) {
+                continue;
+            }
+            switch (kind) {
+            case BAD_TEXT:
+                iov.iov_len = 5;
+                sendmsg(conn, &msg, MSG_NOSIGNAL);
+                break;
+            case BAD_ESCAPE:
+                /* Control characters must not reach QEMU's log */
+                pstrcpy(buf + sizeof(HELPER_MAGIC),
+                        sizeof(buf) - sizeof(HELPER_MAGIC), "no\033[2J");
+                iov.iov_len = sizeof(HELPER_MAGIC) + 8;
+                sendmsg(conn, &msg, MSG_NOSIGNAL);
+                break;
+            case BAD_NOT_BPF:
+            case BAD_TOO_MANY:
+                iov.iov_len = sizeof(HELPER_MAGIC) + 1;
+                memset(&control, 0, sizeof(control));
+                msg.msg_control = &control;
+                i = kind == BAD_NOT_BPF ? EBPF_RSS_FDS : 8;
+                msg.msg_controllen = CMSG_SPACE(sizeof(int) * i);
+                cmsg = CMSG_FIRSTHDR(&msg);
+                cmsg->cmsg_level = SOL_SOCKET;
+                cmsg->cmsg_type = SCM_RIGHTS;
+                cmsg->cmsg_len = CMSG_LEN(sizeof(int) * i);
+                memcpy(CMSG_DATA(cmsg), devnull, sizeof(int) * i);
+                sendmsg(conn, &msg, MSG_NOSIGNAL);
+                break;
+            case BAD_HANG_UP:
+                break;
+            case BAD_SILENT:
+                /* Keep it open: QEMU must give up on its own */
+                continue;
+            }
+            close(conn);
+        }
+    }
+    close(lsock);
+    return pid;
+}
+
+/*
+ * With ebpf-rss-helper=@helper that cannot deliver, QEMU warns with
+ * @needle, steers in software and keeps no descriptor of the attempt:
+ * it holds as many as @baseline, a QEMU without the property.
+ */
+static unsigned check_bad_helper(const char *helper, const char *needle,
+                                 unsigned baseline)
+{
+    RigOpts o = { .no_caps = true, .helper = helper };
+    g_autoptr(QDict) props = dev_props(&o);
+    g_autoptr(GString) json = qobject_to_json(QOBJECT(props));
+    g_autofree char *err_path = NULL;
+    g_autofree char *err_text = NULL;
+    g_autofree char *mode = NULL;
+    Rig r = { 0 };
+    int fds[NR_QUEUES], efd;
+    unsigned nfds;
+    GError *gerr = NULL;
+
+    efd = g_file_open_tmp("nvrss-stderr-XXXXXX", &err_path, &gerr);
+    g_assert_no_error(gerr);
+    close(efd);
+    r.stderr_path = err_path;
+    tap_open(&r, fds);
+    tap_up(&r);
+    rig_start_qemu(&r, &o, fds, json->str);
+    close_fds(fds, NR_QUEUES);
+    mode = rig_rss_mode(&r);
+    nfds = count_fds(qtest_pid(r.qts));
+    qtest_quit(r.qts);
+    unlink(r.trace_path);
+    g_free(r.trace_path);
+    close(r.sock);
+    g_file_get_contents(err_path, &err_text, NULL, NULL);
+    unlink(err_path);
+
+    g_test_message("%s: rss-mode %s, %u descriptors, stderr: %s",
+                   helper ? helper : "no helper", mode, nfds, err_text);
+    g_assert_cmpstr(mode, ==, "software");
+    if (needle) {
+        g_assert_nonnull(strstr(err_text, needle));
+        g_assert_null(strchr(err_text, '\033'));
+        g_assert_cmpuint(nfds, ==, baseline);
+    }
+    return nfds;
+}
+
+static void test_service_bad(void)
+{
+    static const struct {
+        BadServer kind;
+        const char *error;
+    } servers[] = {
+        { BAD_TEXT, "unexpected message from the helper" },
+        { BAD_ESCAPE, ".sock: no?[2J" },
+        { BAD_NOT_BPF, "is /dev/null, not an eBPF program" },
+        { BAD_TOO_MANY, "sent more than 4 file descriptors" },
+        { BAD_HANG_UP, "closed the connection without an answer" },
+        { BAD_SILENT, "no answer within 10 seconds" },
+    };
+    g_autofree char *dir = NULL;
+    g_autofree char *absent = NULL;
+    g_autofree char *helper = NULL;
+    g_autofree char *log = NULL;
+    HelperService s;
+    unsigned baseline;
+    GError *err = NULL;
+    int i, status;
+
+    if (!host_usable() || !helper_usable()) {
+        return;
+    }
+    /* The control: no helper at all */
+    baseline = check_bad_helper(NULL, NULL, 0);
+
+    dir = g_dir_make_tmp("nvrss-bad-XXXXXX", &err);
+    g_assert_no_error(err);
+    absent = g_strdup_printf("unix:%s/absent.sock", dir);
+    check_bad_helper(absent, "cannot connect (is the helper service "
+                     "running?): No such file or directory", baseline);
+    check_bad_helper("unix:", "is not a valid unix socket path", baseline);
+
+    /* The socket's mode shuts QEMU's user out */
+    service_start(&s, false, false, "0000");
+    helper = g_strdup_printf("unix:%s", s.sock);
+    check_bad_helper(helper, "Permission denied", baseline);
+    log = service_stop(&s);
+    /* Only our readiness probe, which has CAP_DAC_OVERRIDE, got in */
+    g_assert_nonnull(strstr(log, "(1 so far)"));
+    g_assert_null(strstr(log, "(2 so far)"));
+    g_free(helper);
+    g_free(log);
+
+    /* A service without CAP_BPF says so, and keeps serving */
+    service_start(&s, true, true, NULL);
+    helper = g_strdup_printf("unix:%s", s.sock);
+    check_bad_helper(helper, "the helper needs CAP_BPF and CAP_PERFMON",
+                     baseline);
+    log = service_stop(&s);
+    g_assert_nonnull(strstr(log, "could not serve pid"));
+
+    for (i = 0; i < ARRAY_SIZE(servers); i++) {
+        g_autofree char *path = g_strdup_printf("%s/bad%d.sock", dir, i);
+        g_autofree char *bad = g_strdup_printf("unix:%s", path);
+        pid_t pid = bad_server_start(path, servers[i].kind);
+
+        check_bad_helper(bad, servers[i].error, baseline);
+        kill(pid, SIGKILL);
+        g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
+        unlink(path);
+    }
+    g_assert_cmpint(rmdir(dir), ==, 0);
+}
+
 int main(int argc, char **argv)
 {
     g_test_init(&argc, &argv, NULL);
@@ -1999,17 +2892,40 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-net-rss/unprivileged/fds-qmp", test_fds_qmp);
     qtest_add_func("/virtio-net-rss/unprivileged/fds-wrong-type",
                    test_fds_wrong);
+    qtest_add_func("/virtio-net-rss/unprivileged/helper-service",
+                   test_service_steering);
+    qtest_add_func("/virtio-net-rss/unprivileged/helper-service-many",
+                   test_service_many);
+    qtest_add_func("/virtio-net-rss/unprivileged/helper-service-bad",
+                   test_service_bad);
     qtest_add_func("/virtio-net-rss/mode/auto", test_mode_auto);
     qtest_add_func("/virtio-net-rss/mode/auto-hash", test_mode_auto_hash);
     qtest_add_func("/virtio-net-rss/mode/auto-no-bpf", test_mode_auto_nobpf);
     qtest_add_func("/virtio-net-rss/mode/kernel-pinned",
                    test_mode_kernel_pinned);
     qtest_add_func("/virtio-net-rss/mode/invalid", test_mode_invalid);
+    qtest_add_func("/virtio-net-rss/mode/status-generic",
+                   test_mode_status_generic);
     /* Registered only where they can run: skips count as failures in CI */
     if (kernel_hash_cap() && !access("/dev/vhost-net", R_OK | W_OK)) {
         qtest_add_func("/virtio-net-rss/mode/vhost", test_mode_vhost);
         qtest_add_func("/virtio-net-rss/mode/vhost-hash",
                        test_mode_vhost_hash);
+    }
+    if (!kernel_hash_cap() && !access("/dev/vhost-net", R_OK | W_OK)) {
+        qtest_add_func("/virtio-net-rss/mode/vhost-ebpf",
+                       test_mode_vhost_ebpf);
+        qtest_add_func("/virtio-net-rss/mode/vhost-hash-refused",
+                       test_mode_vhost_hash_refused);
+    }
+    qtest_add_func("/virtio-net-rss/migration/hash", test_migration_hash);
+    if (!access("/dev/vhost-net", R_OK | W_OK)) {
+        qtest_add_func("/virtio-net-rss/migration/vhost",
+                       test_migration_vhost);
+    }
+    if (!kernel_hash_cap()) {
+        qtest_add_func("/virtio-net-rss/migration/kernel-dst-refused",
+                       test_migration_kernel_refused);
     }
 
     return g_test_run();
