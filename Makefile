@@ -51,7 +51,7 @@ help:
 	@echo 'make check TESTS=igb-sriov-test  run one suite'
 	@echo 'make check        run every test suite (summary: N passed, N failed)'
 	@echo 'make demo         boot a guest with RSS virtio-net and igb VFs'
-	@echo 'make bench        time our eBPF RSS program against upstream (root)'
+	@echo 'make bench        time eBPF RSS (ours, upstream) and kernel RSS (root)'
 	@echo 'make deps         install build dependencies from Debian (root)'
 	@echo 'make patches-export  turn commits in $(SRC) into patches/qemu/'
 	@echo 'make patches-import  re-apply patches/qemu/ onto a fresh upstream'
@@ -82,21 +82,29 @@ demo: qemu
 	@netvirt/demo --qemu $(QEMU)
 
 # Not part of check: timings say nothing on a loaded machine.
-bench: qemu
-	@netvirt/bench-ebpf-rss --qemu-build $(BLD) --src $(SRC) --out $(TOP)/bench
+# The kernel section runs in a VM booted on the kernel of "make kernel".
+bench: qemu kernel
+	@k=$$(netvirt/kernel/build --src $(LINUX_SRC) --out $(LINUX_BLD) --headers $(LINUX_HDR)) && \
+	netvirt/bench-ebpf-rss --qemu-build $(BLD) --src $(SRC) --out $(TOP)/bench --kernel "$$k"
 
 # The Linux series (patches/linux/): a host kernel for the test VM, built
 # and cached by netvirt/kernel/build, and its selftests run in that VM.
+# KASAN=1: the same kernel with KASAN and kmemleak (opt-in: it builds and
+# runs much slower; docs/devel/netvirt-testing.rst has the numbers).
 LINUX_SRC := $(abspath $(BUILD_DIR))/src/linux
 LINUX_BLD := $(abspath $(BUILD_DIR))/linux
 LINUX_HDR := $(abspath $(BUILD_DIR))/linux-headers
+KASAN ?= 0
+LINUX_KASAN := $(if $(filter-out 0,$(KASAN)),--kasan)
 .PHONY: kernel check-kernel
 
 kernel:
-	@netvirt/kernel/build --src $(LINUX_SRC) --out $(LINUX_BLD) --headers $(LINUX_HDR)
+	@netvirt/kernel/build $(LINUX_KASAN) --src $(LINUX_SRC) \
+		--out $(LINUX_BLD)$(if $(LINUX_KASAN),-kasan) --headers $(LINUX_HDR)
 
 check-kernel: qemu kernel
-	@netvirt/kernel/check --qemu $(QEMU) --src $(LINUX_SRC) --out $(LINUX_BLD) --headers $(LINUX_HDR)
+	@KASAN=$(KASAN) netvirt/kernel/check --qemu $(QEMU) --src $(LINUX_SRC) \
+		--out $(LINUX_BLD) --headers $(LINUX_HDR)
 
 patches-export:
 	@netvirt/patch-queue export $(SRC)
