@@ -649,14 +649,12 @@ static bool helper_usable(void)
 }
 
 /*
- * Load the RSS program as a management layer would, here through the
- * helper since the test runs as root: the program, configuration, key
- * and table descriptors, in that order.
+ * Read one answer of the helper from @s: 0 and the four descriptors in
+ * @fds on success, each checked to be what its place says.  @flags are
+ * recvmsg()'s (MSG_CMSG_CLOEXEC unless a child must inherit them).
  */
-static void helper_load(int fds[EBPF_RSS_FDS])
+static int read_answer(int s, int fds[EBPF_RSS_FDS], int flags)
 {
-    g_autofree char *path = helper_path();
-    g_autofree char *arg = NULL;
     char buf[600];
     union {
         struct cmsghdr align;
@@ -668,8 +666,40 @@ static void helper_load(int fds[EBPF_RSS_FDS])
         .msg_control = &control, .msg_controllen = sizeof(control),
     };
     struct cmsghdr *cmsg;
-    int sv[2], status;
     ssize_t n;
+    int i;
+
+    memset(&control, 0, sizeof(control));
+    n = recvmsg(s, &msg, flags);
+    if (n < (ssize_t)sizeof(HELPER_MAGIC) + 1 ||
+        strcmp(buf, HELPER_MAGIC) || buf[sizeof(HELPER_MAGIC)]) {
+        return -1;
+    }
+    cmsg = CMSG_FIRSTHDR(&msg);
+    g_assert_nonnull(cmsg);
+    g_assert_cmpint(cmsg->cmsg_type, ==, SCM_RIGHTS);
+    g_assert_cmpuint(cmsg->cmsg_len, ==, CMSG_LEN(sizeof(int) * EBPF_RSS_FDS));
+    memcpy(fds, CMSG_DATA(cmsg), sizeof(int) * EBPF_RSS_FDS);
+    for (i = 0; i < EBPF_RSS_FDS; i++) {
+        g_autofree char *link = g_strdup_printf("/proc/self/fd/%d", fds[i]);
+        g_autofree char *target = g_file_read_link(link, NULL);
+
+        g_assert_cmpstr(target, ==, i ? "anon_inode:bpf-map"
+                                      : "anon_inode:bpf-prog");
+    }
+    return 0;
+}
+
+/*
+ * Load the RSS program as a management layer would, here through the
+ * helper since the test runs as root: the program, configuration, key
+ * and table descriptors, in that order.
+ */
+static void helper_load(int fds[EBPF_RSS_FDS])
+{
+    g_autofree char *path = helper_path();
+    g_autofree char *arg = NULL;
+    int sv[2], status, rc;
     pid_t pid;
 
     g_assert_cmpint(socketpair(AF_UNIX, SOCK_STREAM, 0, sv), ==, 0);
@@ -682,19 +712,13 @@ static void helper_load(int fds[EBPF_RSS_FDS])
         _exit(127);
     }
     close(sv[1]);
-    memset(&control, 0, sizeof(control));
-    n = recvmsg(sv[0], &msg, 0);
+    /* QEMU, started later, inherits the descriptors */
+    rc = read_answer(sv[0], fds, 0);
     close(sv[0]);
     g_assert_cmpint(waitpid(pid, &status, 0), ==, pid);
     g_assert_true(WIFEXITED(status));
     g_assert_cmpint(WEXITSTATUS(status), ==, 0);
-    g_assert_cmpint(n, >=, sizeof(HELPER_MAGIC));
-    g_assert_cmpstr(buf, ==, HELPER_MAGIC);
-    cmsg = CMSG_FIRSTHDR(&msg);
-    g_assert_nonnull(cmsg);
-    g_assert_cmpint(cmsg->cmsg_type, ==, SCM_RIGHTS);
-    g_assert_cmpuint(cmsg->cmsg_len, ==, CMSG_LEN(sizeof(int) * EBPF_RSS_FDS));
-    memcpy(fds, CMSG_DATA(cmsg), sizeof(int) * EBPF_RSS_FDS);
+    g_assert_cmpint(rc, ==, 0);
 }
 
 /*
@@ -2409,46 +2433,6 @@ static int connect_unix(const char *path)
     return s;
 }
 
-/*
- * Read one answer from @s: 0 and the four descriptors in @fds on
- * success, each checked to be what its place says.
- */
-static int read_answer(int s, int fds[EBPF_RSS_FDS])
-{
-    char buf[600];
-    union {
-        struct cmsghdr align;
-        char buf[CMSG_SPACE(sizeof(int) * EBPF_RSS_FDS)];
-    } control;
-    struct iovec iov = { .iov_base = buf, .iov_len = sizeof(buf) };
-    struct msghdr msg = {
-        .msg_iov = &iov, .msg_iovlen = 1,
-        .msg_control = &control, .msg_controllen = sizeof(control),
-    };
-    struct cmsghdr *cmsg;
-    ssize_t n;
-    int i;
-
-    memset(&control, 0, sizeof(control));
-    n = recvmsg(s, &msg, MSG_CMSG_CLOEXEC);
-    if (n < (ssize_t)sizeof(HELPER_MAGIC) + 1 ||
-        strcmp(buf, HELPER_MAGIC) || buf[sizeof(HELPER_MAGIC)]) {
-        return -1;
-    }
-    cmsg = CMSG_FIRSTHDR(&msg);
-    g_assert_nonnull(cmsg);
-    g_assert_cmpuint(cmsg->cmsg_len, ==, CMSG_LEN(sizeof(int) * EBPF_RSS_FDS));
-    memcpy(fds, CMSG_DATA(cmsg), sizeof(int) * EBPF_RSS_FDS);
-    for (i = 0; i < EBPF_RSS_FDS; i++) {
-        g_autofree char *link = g_strdup_printf("/proc/self/fd/%d", fds[i]);
-        g_autofree char *target = g_file_read_link(link, NULL);
-
-        g_assert_cmpstr(target, ==, i ? "anon_inode:bpf-map"
-                                      : "anon_inode:bpf-prog");
-    }
-    return 0;
-}
-
 /* A numeric field of /proc/PID/fdinfo/FD */
 static uint64_t fdinfo_u64(pid_t pid, int fd, const char *key)
 {
@@ -2554,7 +2538,7 @@ static void service_start(HelperService *s, bool activated, bool no_caps,
         int c = connect_unix(s->sock);
 
         if (c >= 0) {
-            if (read_answer(c, fds) == 0) {
+            if (read_answer(c, fds, MSG_CMSG_CLOEXEC) == 0) {
                 close_fds(fds, EBPF_RSS_FDS);
             }
             close(c);
@@ -2643,7 +2627,7 @@ static void test_service_many(void)
         }
         c = connect_unix(s.sock);
         g_assert_cmpint(c, >=, 0);
-        g_assert_cmpint(read_answer(c, fds), ==, 0);
+        g_assert_cmpint(read_answer(c, fds, MSG_CMSG_CLOEXEC), ==, 0);
         /* Nothing more comes: one answer per connection */
         g_assert_cmpint(read(c, &byte, 1), ==, 0);
         close(c);
@@ -2664,7 +2648,7 @@ static void test_service_many(void)
     g_assert_cmpuint(count_fds(s.pid), ==, before);
     g_assert_cmpuint(g_hash_table_size(maps), ==, 40 * (EBPF_RSS_FDS - 1));
     /* The client that never read got its answer all the same */
-    g_assert_cmpint(read_answer(idle, fds), ==, 0);
+    g_assert_cmpint(read_answer(idle, fds, MSG_CMSG_CLOEXEC), ==, 0);
     close_fds(fds, EBPF_RSS_FDS);
     close(idle);
     log = service_stop(&s);
