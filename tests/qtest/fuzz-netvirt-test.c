@@ -24,6 +24,7 @@
 #include "libqos/virtio.h"
 #include "libqos/malloc-pc.h"
 #include "libqos/rss-ref.h"
+#include "libqos/tap-inject.h"
 #include "standard-headers/linux/virtio_net.h"
 #include "standard-headers/linux/virtio_config.h"
 
@@ -55,9 +56,7 @@ static bool rig_start(HashRig *r)
                     (1ull << VIRTIO_NET_F_CTRL_VQ) |
                     (1ull << VIRTIO_NET_F_HASH_REPORT);
     struct ifreq ifr = { 0 };
-    struct sockaddr_ll sll = { 0 };
-    g_autofree char *path = NULL;
-    int fd, s;
+    int fd;
 
     if (geteuid() != 0 || access("/dev/net/tun", R_OK | W_OK)) {
         g_test_skip("fuzz-netvirt-test needs root and /dev/net/tun for a "
@@ -72,23 +71,7 @@ static bool rig_start(HashRig *r)
     ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
     pstrcpy(ifr.ifr_name, IFNAMSIZ, "nvfuzz%d");
     g_assert_cmpint(ioctl(fd, TUNSETIFF, &ifr), ==, 0);
-    /* Keep the kernel's own IPv6 chatter (DAD, RS, MLD) off the link */
-    path = g_strdup_printf("/proc/sys/net/ipv6/conf/%s/disable_ipv6",
-                           ifr.ifr_name);
-    g_file_set_contents(path, "1", 1, NULL);
-    s = socket(AF_INET, SOCK_DGRAM, 0);
-    g_assert_cmpint(ioctl(s, SIOCGIFFLAGS, &ifr), ==, 0);
-    ifr.ifr_flags |= IFF_UP;
-    g_assert_cmpint(ioctl(s, SIOCSIFFLAGS, &ifr), ==, 0);
-    close(s);
-    r->ifindex = if_nametoindex(ifr.ifr_name);
-    g_assert_cmpint(r->ifindex, >, 0);
-    r->sock = socket(AF_PACKET, SOCK_RAW, 0);
-    g_assert_cmpint(r->sock, >=, 0);
-    sll.sll_family = AF_PACKET;
-    sll.sll_ifindex = r->ifindex;
-    g_assert_cmpint(bind(r->sock, (struct sockaddr *)&sll, sizeof(sll)),
-                    ==, 0);
+    r->sock = tap_inject_open(ifr.ifr_name, &r->ifindex);
 
     r->qts = qtest_initf("-M q35 -nodefaults "
                          "-netdev tap,id=n0,fd=%d,vhost=off "
@@ -155,16 +138,9 @@ static void rig_check_frame(HashRig *r, uint32_t types, const uint8_t *key,
     uint64_t buf = guest_alloc(&r->alloc, sizeof(got));
     uint32_t head, got_len;
     RssRefResult want;
-    struct sockaddr_ll sll = {
-        .sll_family = AF_PACKET,
-        .sll_ifindex = r->ifindex,
-        .sll_halen = 6,
-    };
     int tries;
 
-    memcpy(sll.sll_addr, frame, 6);
-    g_assert_cmpint(sendto(r->sock, frame, len, 0, (struct sockaddr *)&sll,
-                           sizeof(sll)), ==, len);
+    tap_inject_send(r->sock, r->ifindex, frame, len);
     /* Skip whatever else the host stack put on the link */
     for (tries = 0; tries < 16; tries++) {
         head = qvirtqueue_add(r->qts, r->rx, buf, sizeof(got), true, false);

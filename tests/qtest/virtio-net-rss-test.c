@@ -40,6 +40,7 @@
 #include "libqos/virtio.h"
 #include "libqos/virtio-pci.h"
 #include "libqos/rss-ref.h"
+#include "libqos/tap-inject.h"
 #include "standard-headers/linux/virtio_ids.h"
 #include "standard-headers/linux/virtio_net.h"
 #include "net/tap-vnet-hash.h"
@@ -166,49 +167,12 @@ static void tap_open(Rig *r, int fds[NR_QUEUES])
 
 static void tap_up(Rig *r)
 {
-    g_autofree char *path = g_strdup_printf(
-        "/proc/sys/net/ipv6/conf/%s/disable_ipv6", r->ifname);
-    struct ifreq ifr = { 0 };
-    struct sockaddr_ll sll = { 0 };
-    int s;
-
-    /* Keep the kernel's own IPv6 chatter (DAD, RS, MLD) off the link */
-    g_file_set_contents(path, "1", 1, NULL);
-
-    s = socket(AF_INET, SOCK_DGRAM, 0);
-    g_assert_cmpint(s, >=, 0);
-    pstrcpy(ifr.ifr_name, IFNAMSIZ, r->ifname);
-    g_assert_cmpint(ioctl(s, SIOCGIFFLAGS, &ifr), ==, 0);
-    ifr.ifr_flags |= IFF_UP;
-    g_assert_cmpint(ioctl(s, SIOCSIFFLAGS, &ifr), ==, 0);
-    close(s);
-
-    r->ifindex = if_nametoindex(r->ifname);
-    g_assert_cmpint(r->ifindex, >, 0);
-
-    /* Protocol 0: we only transmit, never want copies of host traffic */
-    r->sock = socket(AF_PACKET, SOCK_RAW, 0);
-    g_assert_cmpint(r->sock, >=, 0);
-    sll.sll_family = AF_PACKET;
-    sll.sll_ifindex = r->ifindex;
-    g_assert_cmpint(bind(r->sock, (struct sockaddr *)&sll, sizeof(sll)),
-                    ==, 0);
+    r->sock = tap_inject_open(r->ifname, &r->ifindex);
 }
 
 static void host_send(Rig *r, const uint8_t *frame, size_t len)
 {
-    struct sockaddr_ll sll = { 0 };
-    ssize_t n;
-
-    sll.sll_family = AF_PACKET;
-    sll.sll_ifindex = r->ifindex;
-    sll.sll_protocol = htons((frame[12] << 8) | frame[13]);
-    sll.sll_halen = ETH_ALEN;
-    memcpy(sll.sll_addr, frame, ETH_ALEN);
-    n = sendto(r->sock, frame, len, 0, (struct sockaddr *)&sll, sizeof(sll));
-    if (n != len) {
-        g_error("AF_PACKET send on %s: %s", r->ifname, strerror(errno));
-    }
+    tap_inject_send(r->sock, r->ifindex, frame, len);
 }
 
 /* Frame construction */
