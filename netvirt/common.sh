@@ -30,3 +30,39 @@ series_hash() {
          cat "$1/$p"
      done) | sha256sum | cut -d' ' -f1
 }
+
+# add_modules MODDIR ROOT NAME...: copy the kernel modules NAME and what
+# they depend on (modinfo's depends=, which changes between kernel
+# versions) from MODDIR into ROOT/lib/modules, decompressed because
+# busybox's insmod takes plain .ko files, and list them in load order in
+# ROOT/etc/modules.order.  depends= may say '-' where a file says '_'.
+add_modules() {
+    local moddir=$1 root=$2 m
+    shift 2
+    local -A _mods_done=()
+    mkdir -p "$root/lib/modules" "$root/etc"
+    : > "$root/etc/modules.order"
+    _add_module() {
+        local name=${1//-/_} f dep b
+        [ -z "${_mods_done[$name]:-}" ] || return 0
+        _mods_done[$name]=1
+        f=$(find "$moddir" \( -name "$name.ko*" -o -name "${name//_/-}.ko*" \) |
+            head -n1)
+        [ -n "$f" ] || die "module $name is not in $moddir"
+        for dep in $(modinfo -F depends "$f" | tr ',' ' '); do
+            _add_module "$dep"
+        done
+        b=$(basename "$f")
+        case "$b" in
+        *.ko.xz)  xz -dc "$f" > "$root/lib/modules/${b%.xz}" ;;
+        *.ko.zst) zstd -qdc "$f" > "$root/lib/modules/${b%.zst}" ;;
+        *.ko)     cp "$f" "$root/lib/modules/$b" ;;
+        *) die "unexpected module file $f" ;;
+        esac
+        b=${b%.xz}
+        echo "${b%.zst}" >> "$root/etc/modules.order"
+    }
+    for m in "$@"; do
+        _add_module "$m"
+    done
+}
