@@ -6,7 +6,10 @@
  * --check: our program, loaded and configured by QEMU's own loader
  * (ebpf/ebpf_rss.c), must pick the queue that the reference model
  * (tests/qtest/libqos/rss-ref.c) predicts for every frame class, every
- * truncation of it, and random keys, tables and hash types.  Prints TAP.
+ * truncation of it, and random keys, tables and hash types; and for IPv6
+ * frames with long destination options up to the reference's limits (16
+ * headers of 2048 bytes, sent through a tap where BPF_PROG_TEST_RUN would
+ * refuse them).  Prints TAP.
  *
  * --bench: ours against another program object with upstream QEMU's
  * map layout (--upstream FILE, e.g. the ELF inside upstream's
@@ -492,6 +495,8 @@ static bool check_lut(GRand *g)
     return bad == 0;
 }
 
+static int check_long_options(Prog *ours, GRand *g);
+
 static int do_check(Prog *progs, int n_progs, unsigned rounds)
 {
     g_autoptr(GRand) g = g_rand_new_with_seed(0x4e565253);
@@ -568,6 +573,8 @@ static int do_check(Prog *progs, int n_progs, unsigned rounds)
                    progs[i].name, bad_trunc[i], n_trunc);
         }
     }
+    /* Last: its tap moves us to a network namespace of our own */
+    failed += check_long_options(&progs[0], g);
     printf("1..%u\n", tap_n);
     printf("# %u frames x %d programs checked against the reference\n",
            total, n_progs);
@@ -1270,22 +1277,15 @@ static void tap_run(Tap *t, const Bench *b, TxRing *ring, unsigned packets,
 }
 
 /*
- * Send one frame and return the queue it was read from, -1 if lost;
- * its virtio-net header goes to @hdr (VNET_HASH_HDR_LEN bytes).
+ * The queue a frame just sent was read from, -1 if lost; its virtio-net
+ * header goes to @hdr (VNET_HASH_HDR_LEN bytes).
  */
-static int tap_where(Tap *t, const uint8_t *frame, size_t len, uint8_t *hdr)
+static int tap_find(Tap *t, const uint8_t *frame, size_t len, uint8_t *hdr)
 {
+    static uint8_t buf[VNET_HASH_HDR_LEN + 65536];
     struct pollfd pfd[NR_QUEUES];
-    uint8_t buf[VNET_HASH_HDR_LEN + 2048];
-    struct sockaddr_ll sll;
     int i, tries;
 
-    tap_addr(t, frame, &sll);
-    if (sendto(t->sock, frame, len, 0, (struct sockaddr *)&sll,
-               sizeof(sll)) != len) {
-        fprintf(stderr, "send on %s: %s\n", t->ifname, strerror(errno));
-        exit(1);
-    }
     for (tries = 0; tries < 10; tries++) {
         for (i = 0; i < NR_QUEUES; i++) {
             ssize_t r;
@@ -1305,6 +1305,483 @@ static int tap_where(Tap *t, const uint8_t *frame, size_t len, uint8_t *hdr)
         poll(pfd, NR_QUEUES, 20);
     }
     return -1;
+}
+
+/* Send one frame and return the queue it was read from, as tap_find() */
+static int tap_where(Tap *t, const uint8_t *frame, size_t len, uint8_t *hdr)
+{
+    struct sockaddr_ll sll;
+
+    tap_addr(t, frame, &sll);
+    if (sendto(t->sock, frame, len, 0, (struct sockaddr *)&sll,
+               sizeof(sll)) != len) {
+        fprintf(stderr, "send on %s: %s\n", t->ifname, strerror(errno));
+        exit(1);
+    }
+    return tap_find(t, frame, len, hdr);
+}
+
+/*
+ * --check: long destination options (finding 8 of
+ * docs/devel/netvirt-fuzzing.rst).  The program walked at most 64 steps,
+ * one per header and one per option, Pad1 bytes included, and so missed
+ * a home address option after a few hundred bytes of padding.  Now it
+ * must agree with the reference up to the reference's own limits: 16
+ * extension headers of up to 2048 bytes each.
+ */
+
+#define OPT_PAD1        0x00
+#define OPT_PADN        0x01
+#define OPT_HAO         0xc9
+#define OPT_UNKNOWN     0x1e    /* RFC 4727 experiment: skip if unknown */
+#define EXT_HDR_MAX     2048    /* (255 + 1) * 8 */
+#define EXT_HDRS_MAX    16
+/* Everything the reference walks, then a TCP header */
+#define LONG_FRAME_MAX  (ETH_HDR_LEN + 40 + 17 * EXT_HDR_MAX + 20)
+/* BPF_PROG_TEST_RUN takes a page at most, less its own room */
+#define TEST_RUN_MAX    3584
+#define LONG_FLOWS      16
+
+/* Fills options [@from, @to) of @h with padding */
+typedef enum Fill { FILL_PAD1, FILL_PADN, FILL_TLV2 } Fill;
+
+static void fill_opts(uint8_t *h, size_t from, size_t to, Fill fill)
+{
+    size_t o = from, n;
+
+    memset(h + from, 0, to - from);
+    while (fill != FILL_PAD1 && to - o >= 2) {
+        /* Two-byte options of a type to skip, or PadN as long as fits */
+        n = fill == FILL_TLV2 ? 2 : MIN(to - o, 257);
+        if (to - o - n == 1) {
+            n--;        /* leave no single byte: it would be a Pad1 */
+        }
+        h[o] = fill == FILL_TLV2 ? OPT_UNKNOWN : OPT_PADN;
+        h[o + 1] = n - 2;
+        o += n;
+    }
+}
+
+/* An option of @type whose data is @len bytes of @data, zero-padded */
+static size_t put_opt(uint8_t *h, size_t o, uint8_t type, uint8_t len,
+                      const uint8_t *data, size_t data_len)
+{
+    h[o] = type;
+    h[o + 1] = len;
+    memset(h + o + 2, 0, len);
+    memcpy(h + o + 2, data, MIN(len, data_len));
+    return o + 2 + len;
+}
+
+/* Ethernet and IPv6 headers of @f; *@nh is the next header field */
+static size_t ip6_begin(uint8_t *buf, const Flow *f, uint8_t **nh)
+{
+    uint8_t *p = buf + ETH_HDR_LEN;
+
+    memset(buf, 0, 12);
+    buf[0] = 0x52;
+    buf[6] = 0x02;
+    put16(buf + 12, ETH_IP6);
+    memset(p, 0, 40);
+    p[0] = 0x60;
+    p[7] = 64;
+    memcpy(p + 8, f->src6, 16);
+    memcpy(p + 24, f->dst6, 16);
+    *nh = p + 6;
+    return ETH_HDR_LEN + 40;
+}
+
+/* Appends an extension header of @type and @hlen bytes, zeroed */
+static uint8_t *ip6_ext(uint8_t *buf, size_t *len, uint8_t **nh,
+                        uint8_t type, size_t hlen)
+{
+    uint8_t *h = buf + *len;
+
+    g_assert(*len + hlen <= LONG_FRAME_MAX - 20);
+    memset(h, 0, hlen);
+    **nh = type;
+    h[1] = type == IPPROTO_AH ? hlen / 4 - 2 : hlen / 8 - 1;
+    *nh = h;
+    *len += hlen;
+    return h;
+}
+
+/* Ends the chain with @proto (and its header if TCP or UDP) */
+static size_t ip6_end(uint8_t *buf, size_t len, uint8_t *nh, uint8_t proto,
+                      const Flow *f)
+{
+    *nh = proto;
+    if (proto == IPPROTO_TCP || proto == IPPROTO_UDP) {
+        len += put_l4(buf + len, proto, f);
+    }
+    put16(buf + ETH_HDR_LEN + 4, len - ETH_HDR_LEN - 40);
+    return len;
+}
+
+typedef enum LongLayout {
+    L_FINDING8,
+    L_FINDING8_BAD_AFTER,
+    L_FINDING8_BAD_BEFORE,
+    L_PAD1_2K,
+    L_TLV2_2K,
+    L_PADN_2K,
+    L_THREE_HDRS,
+    L_SEVENTEEN,
+    N_TEST_RUN_LAYOUTS,
+    /* Too long for BPF_PROG_TEST_RUN: through a tap */
+    W_PAD1 = N_TEST_RUN_LAYOUTS,
+    W_TLV2,
+    W_PADN,
+    N_LAYOUTS
+} LongLayout;
+
+static const char *const layout_name[N_LAYOUTS] = {
+    [L_FINDING8] = "finding 8: home address options among 400 bytes of "
+                   "Pad1, the last one valid",
+    [L_FINDING8_BAD_AFTER] = "the same, then an option overrunning its "
+                             "header",
+    [L_FINDING8_BAD_BEFORE] = "the same with the overrunning option before "
+                              "the last home address",
+    [L_PAD1_2K] = "2048-byte header of Pad1, home address at its end",
+    [L_TLV2_2K] = "2048-byte header of 2-byte options, home address at "
+                  "its end",
+    [L_PADN_2K] = "2048-byte header of PadN, home address at its end",
+    [L_THREE_HDRS] = "3 headers of 1 KiB, home addresses in the first and "
+                     "at the end of the last",
+    [L_SEVENTEEN] = "17 destination options headers of 200 bytes, home "
+                    "addresses deep in each",
+    [W_PAD1] = "16 headers of 2048 bytes of Pad1, home address at the end",
+    [W_TLV2] = "16 headers of 2048 bytes of 2-byte options, home address "
+               "at the end",
+    [W_PADN] = "16 headers of 2048 bytes of PadN, home address at the end",
+};
+
+/*
+ * A frame of @layout for @f, ending with TCP.  A @decoy is the frame as a
+ * walk that goes wrong would see it: the home address option that counts
+ * turned into an option of another type (or, where an overrunning option
+ * hides the last one, that option left out).  The answers for a frame and
+ * its decoy differ for most flows and configurations: then the frame
+ * tells a walk that goes wrong.
+ */
+static size_t build_long(LongLayout layout, const Flow *f, bool decoy,
+                         uint8_t *buf)
+{
+    static const Fill w_fill[] = {
+        [W_PAD1 - W_PAD1] = FILL_PAD1, [W_TLV2 - W_PAD1] = FILL_TLV2,
+        [W_PADN - W_PAD1] = FILL_PADN,
+    };
+    uint8_t last = decoy ? OPT_UNKNOWN : OPT_HAO;
+    uint8_t *nh, *h = NULL;
+    size_t len = ip6_begin(buf, f, &nh), o;
+    int i;
+
+    switch (layout) {
+    case L_FINDING8:
+    case L_FINDING8_BAD_AFTER:
+    case L_FINDING8_BAD_BEFORE:
+        h = ip6_ext(buf, &len, &nh, IPPROTO_DSTOPTS, 400);
+        o = put_opt(h, 2, OPT_HAO, 16, f->rt2, 16);
+        /* A home address option too short to count */
+        o = put_opt(h, o + 150, OPT_HAO, 12, f->dst6, 16);
+        if (layout == L_FINDING8_BAD_BEFORE) {
+            if (!decoy) {
+                put_opt(h, o + 40, OPT_UNKNOWN, 255, NULL, 0);
+            }
+            /* The reference never reads this one */
+            put_opt(h, 300, OPT_HAO, 16, f->home, 16);
+            break;
+        }
+        o = put_opt(h, 300, last, 16, f->home, 16);
+        if (layout == L_FINDING8_BAD_AFTER) {
+            h[o + 30] = OPT_UNKNOWN;
+            h[o + 31] = 255;
+        }
+        break;
+    case L_PAD1_2K:
+    case L_TLV2_2K:
+    case L_PADN_2K:
+        h = ip6_ext(buf, &len, &nh, IPPROTO_DSTOPTS, EXT_HDR_MAX);
+        fill_opts(h, 2, EXT_HDR_MAX - 18, layout == L_PAD1_2K ? FILL_PAD1 :
+                  layout == L_TLV2_2K ? FILL_TLV2 : FILL_PADN);
+        put_opt(h, EXT_HDR_MAX - 18, last, 16, f->home, 16);
+        break;
+    case L_THREE_HDRS:
+        h = ip6_ext(buf, &len, &nh, IPPROTO_DSTOPTS, 1024);
+        put_opt(h, 500, OPT_HAO, 16, f->rt2, 16);
+        /* Hop-by-hop options are not destination options */
+        h = ip6_ext(buf, &len, &nh, 0, 1024);
+        put_opt(h, 1000, OPT_HAO, 16, f->src6, 16);
+        h = ip6_ext(buf, &len, &nh, IPPROTO_DSTOPTS, 1024);
+        fill_opts(h, 2, 1024 - 18, FILL_TLV2);
+        put_opt(h, 1024 - 18, last, 16, f->home, 16);
+        break;
+    case L_SEVENTEEN:
+        for (i = 0; i < 17; i++) {
+            const uint8_t *addr = i == 15 ? f->home : i == 16 ? f->dst6 :
+                                  f->rt2;
+
+            h = ip6_ext(buf, &len, &nh, IPPROTO_DSTOPTS, 200);
+            put_opt(h, 2 + i * 9, i == 15 ? last : OPT_HAO, 16, addr, 16);
+        }
+        break;
+    case W_PAD1:
+    case W_TLV2:
+    case W_PADN:
+        for (i = 0; i < EXT_HDRS_MAX; i++) {
+            h = ip6_ext(buf, &len, &nh, IPPROTO_DSTOPTS, EXT_HDR_MAX);
+            fill_opts(h, 2, EXT_HDR_MAX - 18, w_fill[layout - W_PAD1]);
+        }
+        put_opt(h, EXT_HDR_MAX - 18, last, 16, f->home, 16);
+        break;
+    default:
+        g_assert_not_reached();
+    }
+    return ip6_end(buf, len, nh, IPPROTO_TCP, f);
+}
+
+/*
+ * A random chain of up to 17 headers, mostly destination options full of
+ * padding, home address options (of every length), options of other
+ * types and options that overrun their header, in at most @max bytes.
+ */
+static size_t build_random_opts(GRand *g, const Flow *f, uint8_t *buf,
+                                size_t max)
+{
+    static const uint8_t l4[] = { IPPROTO_TCP, IPPROTO_UDP, 59 };
+    uint8_t *nh, *h;
+    size_t len = ip6_begin(buf, f, &nh);
+    int n = g_rand_int_range(g, 1, 18), i;
+
+    for (i = 0; i < n && len + 8 + 20 <= max; i++) {
+        int kind = g_rand_int_range(g, 0, 10);
+        size_t room = (max - 20 - len) / 8 * 8, hlen, o;
+
+        if (kind == 0) {
+            h = ip6_ext(buf, &len, &nh, IPPROTO_FRAGMENT, 8);
+            continue;
+        }
+        if (kind == 1 && room >= 24) {
+            h = ip6_ext(buf, &len, &nh, IPPROTO_ROUTING, 24);
+            h[2] = g_rand_int_range(g, 0, 3);
+            h[3] = g_rand_int_range(g, 0, 2);
+            memcpy(h + 8, f->rt2, 16);
+            continue;
+        }
+        if (kind == 2 && room >= 24) {
+            h = ip6_ext(buf, &len, &nh, IPPROTO_AH, 24);
+            continue;
+        }
+        hlen = 8 * g_rand_int_range(g, 1, MIN(room, EXT_HDR_MAX) / 8 + 1);
+        h = ip6_ext(buf, &len, &nh, kind == 3 ? 0 : IPPROTO_DSTOPTS, hlen);
+        for (o = 2; o < hlen;) {
+            size_t left = hlen - o;
+            int what = g_rand_int_range(g, 0, 100);
+            uint8_t olen;
+
+            if (what < 40) {
+                /* A run of Pad1 */
+                o += MIN(left, g_rand_int_range(g, 1, 400));
+            } else if (what < 60 && left >= 2) {
+                o = put_opt(h, o, OPT_PADN, MIN(left - 2,
+                            g_rand_int_range(g, 0, 256)), NULL, 0);
+            } else if (what < 80 && left >= 2) {
+                /* Home address options, valid or not, fitting or not */
+                olen = g_rand_int_range(g, 0, 100) < 75 ?
+                       g_rand_int_range(g, 16, 25) :
+                       g_rand_int_range(g, 0, 16);
+                if (olen + 2 > left) {
+                    h[o] = OPT_HAO;
+                    h[o + 1] = olen;
+                    break;
+                }
+                o = put_opt(h, o, OPT_HAO, olen,
+                            what & 1 ? f->home : f->src6, 16);
+            } else if (what < 95 && left >= 2) {
+                o = put_opt(h, o, g_rand_int_range(g, 2, 256),
+                            MIN(left - 2, g_rand_int_range(g, 0, 8)),
+                            NULL, 0);
+            } else if (left >= 2) {
+                /* Overruns the header (or exactly fits) */
+                h[o] = OPT_UNKNOWN;
+                h[o + 1] = MIN(255, left - 2 + g_rand_int_range(g, 0, 3));
+                break;
+            } else {
+                h[o] = g_rand_int_range(g, 0, 256);
+                o++;
+            }
+        }
+    }
+    return ip6_end(buf, len, nh, l4[g_rand_int_range(g, 0, 3)], f);
+}
+
+static bool tap_mtu(Tap *t, int mtu)
+{
+    struct ifreq ifr = { .ifr_mtu = mtu };
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    bool ok;
+
+    pstrcpy(ifr.ifr_name, IFNAMSIZ, t->ifname);
+    ok = s >= 0 && ioctl(s, SIOCSIFMTU, &ifr) == 0;
+    if (!ok) {
+        fprintf(stderr, "%s: MTU %d: %s\n", t->ifname, mtu, strerror(errno));
+    }
+    close(s);
+    return ok;
+}
+
+/*
+ * A packet socket with a virtio-net header: the header length it
+ * announces makes the kernel put the whole frame in the skb's linear
+ * part, which is all the program can read (see the program's header).
+ */
+static int linear_sender(const Tap *t)
+{
+    struct sockaddr_ll sll = {
+        .sll_family = AF_PACKET, .sll_ifindex = t->ifindex,
+    };
+    int one = 1, s = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, 0);
+
+    if (s < 0 || setsockopt(s, SOL_PACKET, PACKET_VNET_HDR, &one,
+                            sizeof(one)) < 0 ||
+        bind(s, (struct sockaddr *)&sll, sizeof(sll)) < 0) {
+        fprintf(stderr, "AF_PACKET socket with PACKET_VNET_HDR: %s\n",
+                strerror(errno));
+        return -1;
+    }
+    return s;
+}
+
+static void send_linear(const Tap *t, int s, const uint8_t *frame,
+                        size_t len)
+{
+    struct virtio_net_hdr vh = { .hdr_len = len };
+    struct sockaddr_ll sll;
+    struct iovec iov[2] = {
+        { .iov_base = &vh, .iov_len = sizeof(vh) },
+        { .iov_base = (void *)frame, .iov_len = len },
+    };
+    struct msghdr msg = {
+        .msg_name = &sll, .msg_namelen = sizeof(sll),
+        .msg_iov = iov, .msg_iovlen = 2,
+    };
+
+    tap_addr(t, frame, &sll);
+    if (sendmsg(s, &msg, 0) != sizeof(vh) + len) {
+        fprintf(stderr, "send on %s: %s\n", t->ifname, strerror(errno));
+        exit(1);
+    }
+}
+
+static int check_long_options(Prog *ours, GRand *g)
+{
+    static uint8_t frame[LONG_FRAME_MAX], other[LONG_FRAME_MAX];
+    unsigned bad[N_LAYOUTS] = {}, n[N_LAYOUTS] = {}, tells[N_LAYOUTS] = {};
+    unsigned bad_trunc = 0, n_trunc = 0, bad_rand = 0, n_rand = 0;
+    unsigned round, k, i, q, failed = 0;
+    uint8_t hdr[VNET_HASH_HDR_LEN];
+    uint32_t ns, want;
+    size_t len, cut;
+    RssConfig c;
+    Tap t;
+    Flow f;
+    int s;
+
+    /* Each layout under random configurations, every truncation of some */
+    for (round = 0; round < 64; round++) {
+        config_random(g, &c, round % 2 == 0);
+        configure(ours, &c);
+        for (k = 0; k < N_TEST_RUN_LAYOUTS; k++) {
+            flow_random(g, &f);
+            len = build_long(k, &f, false, frame);
+            g_assert(len <= TEST_RUN_MAX);
+            want = expect(&c, frame, len);
+            bad[k] += run(ours, frame, len, 1, NULL) != want;
+            n[k]++;
+            tells[k] += expect(&c, other, build_long(k, &f, true, other)) !=
+                        want;
+            if (round % 16 == 0) {
+                for (cut = ETH_HDR_LEN; cut < len; cut++) {
+                    int64_t r = try_run(ours, frame, cut, 1, NULL);
+
+                    if (r >= 0) {
+                        bad_trunc += r != expect(&c, frame, cut);
+                        n_trunc++;
+                    }
+                }
+            }
+        }
+        /* Random chains of headers and options */
+        for (i = 0; i < 64; i++) {
+            flow_random(g, &f);
+            len = build_random_opts(g, &f, frame, TEST_RUN_MAX);
+            if (g_rand_int_range(g, 0, 4) == 0) {
+                len = g_rand_int_range(g, ETH_HDR_LEN + 40, len + 1);
+            }
+            bad_rand += run(ours, frame, len, 1, NULL) !=
+                        expect(&c, frame, len);
+            n_rand++;
+        }
+    }
+    for (k = 0; k < N_TEST_RUN_LAYOUTS; k++) {
+        tap(!bad[k] && tells[k], "long options: %s: %u/%u wrong queues "
+            "(%u tell a wrong walk)", layout_name[k], bad[k],
+            n[k], tells[k]);
+        failed += bad[k] || !tells[k];
+    }
+    tap(!bad_trunc && n_trunc, "long options: truncated frames: %u/%u wrong "
+        "queues", bad_trunc, n_trunc);
+    tap(!bad_rand, "long options: random chains of headers and options: "
+        "%u/%u wrong queues", bad_rand, n_rand);
+    failed += !!bad_trunc + !!bad_rand;
+
+    /* What a long walk costs */
+    config_random(g, &c, true);
+    configure(ours, &c);
+    flow_random(g, &f);
+    for (k = L_PAD1_2K; k <= L_PADN_2K; k++) {
+        len = build_long(k, &f, false, frame);
+        run(ours, frame, len, 10000, &ns);
+        printf("# long options: %s: %u ns per frame\n", layout_name[k], ns);
+    }
+
+    /*
+     * 16 headers of 2048 bytes exceed what BPF_PROG_TEST_RUN takes: send
+     * them through a 4-queue tap, whose queue is the program's answer
+     * modulo 4.  Table entries and default queue spread over 4 queues.
+     */
+    s = tap_create(&t) && tap_mtu(&t, 65000) ? linear_sender(&t) : -1;
+    if (s < 0 || ioctl(t.q[0], TUNSETSTEERINGEBPF, &ours->fd) < 0) {
+        tap(false, "long options through a tap: cannot set it up");
+        return failed + 1;
+    }
+    for (round = 0; round < 2; round++) {
+        config_random(g, &c, round == 0);
+        c.table_len = TABLE_LEN;
+        configure(ours, &c);
+        for (k = N_TEST_RUN_LAYOUTS; k < N_LAYOUTS; k++) {
+            for (i = 0; i < LONG_FLOWS / 2; i++) {
+                flow_random(g, &f);
+                len = build_long(k, &f, false, frame);
+                want = expect(&c, frame, len) % NR_QUEUES;
+                send_linear(&t, s, frame, len);
+                q = tap_find(&t, frame, len, hdr);
+                bad[k] += q != want;
+                n[k]++;
+                tells[k] += expect(&c, other, build_long(k, &f, true, other))
+                            % NR_QUEUES != want;
+            }
+        }
+    }
+    for (k = N_TEST_RUN_LAYOUTS; k < N_LAYOUTS; k++) {
+        tap(!bad[k] && tells[k], "long options through a tap: %s: %u/%u "
+            "wrong queues (%u tell a wrong walk)",
+            layout_name[k], bad[k], n[k], tells[k]);
+        failed += bad[k] || !tells[k];
+    }
+    close(s);
+    tap_close(&t);
+    return failed;
 }
 
 /* Rate / no-program rate, per steering and run */

@@ -47,12 +47,23 @@
 #define L3_PREFETCH     40
 
 /*
- * Walk steps: one per extension header or destination option.  Like the
- * reference model we stop after 16 headers; real packets need a handful
- * of steps, and the step bound keeps the worst case cheap.
+ * The walk stops after 16 extension headers, like the reference model; a
+ * header is at most (255 + 1) * 8 bytes.  A destination options header's
+ * options are read through a window of IP6_WIN bytes of it, loaded once,
+ * and each step of the walk takes up to IP6_OPT_BATCH of them, eight
+ * Pad1 bytes at once where they fill a word: padding costs a load per
+ * window and a step per batch, not one of each per byte.
  */
-#define IP6_WALK_STEPS  64
 #define IP6_EXT_MAX     16
+#define IP6_HDR_MAX     2048
+#define IP6_WIN         128
+#define IP6_OPT_BATCH   16
+/*
+ * Every step takes a header, or at least one option or Pad1 byte of a
+ * destination options header (at most IP6_HDR_MAX - 2 of them), or ends
+ * the walk: the loop never runs out before the walk is done.
+ */
+#define IP6_WALK_LOOPS  (IP6_EXT_MAX * (IP6_HDR_MAX + 1) + 1)
 /* Loaded per extension header: hop-by-hop, routing type 2, HAO, AH */
 #define IP6_HDR_PREFETCH 24
 
@@ -170,117 +181,217 @@ static __always_inline int parse_ipv4(struct __sk_buff *skb, __u32 l3,
     return (types & VIRTIO_NET_RSS_HASH_TYPE_IPv4) ? IN_V4 : IN_NONE;
 }
 
+/* What the walk found */
 struct ip6_walk {
-    __u32 l3;           /* IPv6 header, from MAC */
     __u32 off;          /* first byte after the headers walked, from l3 */
     __u32 home;         /* home address option data, from MAC, or 0 */
     __u32 rt2;          /* type 2 routing header address, from MAC, or 0 */
-    __u32 opt;          /* next destination option, from the header */
-    __u32 opt_end;      /* length of that header, 0 when not in one */
-    __u32 hdr;          /* destination options header, from l3 */
     __u8 next;
     __u8 ext;
     __u8 frag;
+};
+
+/* The walk between steps */
+struct ip6_state {
+    struct ip6_walk w;
+    __u32 l3;           /* IPv6 header, from MAC */
+    __u32 hdr;          /* destination options header, from l3 */
+    __u32 opt;          /* its next option, from the header */
+    __u32 opt_end;      /* its length, 0 when not in one */
+    __u32 win_at;       /* what win holds: bytes of that header from... */
+    __u32 win_len;      /* ... win_at on */
+    __s32 ret;
     __u8 headers;       /* extension headers seen */
+    __u8 win[IP6_WIN] __attribute__((aligned(8)));
 };
 
 enum { WALK_MORE, WALK_DONE, WALK_TRUNCATED };
 
 /*
- * One step of the extension header walk: one header, or one option of a
- * destination options header.  Global (not inlined) functions are
- * verified once on their own, so the verifier's work does not multiply
- * with the number of steps and the paths through each.
+ * Up to IP6_OPT_BATCH options of a destination options header, a Pad1 byte
+ * counting as one and a word of them too.  The whole header is known to
+ * be there.  Offsets are 64-bit and relative to the window, which keeps
+ * clang's code short.
  */
-__attribute__((noinline))
-int nvrss_ip6_step(struct __sk_buff *skb, struct ip6_walk *w)
+static __always_inline int ip6_opts(struct __sk_buff *skb,
+                                    struct ip6_state *s)
 {
-    __u8 e[IP6_HDR_PREFETCH];
-    __u32 hlen, at, have = IP6_HDR_PREFETCH;
+    __u64 p = s->opt, end = s->opt_end, at = s->win_at, have = s->win_len;
+    __u64 base = s->l3 + s->hdr, i, lim, rem;
+    unsigned int k;
 
-    if (!w) {
-        return WALK_TRUNCATED;
-    }
-    if (w->opt < w->opt_end) {
-        at = w->l3 + w->hdr + w->opt;
-        /* The whole header is known to be there */
-        if (w->opt + 1 < w->opt_end ? load(skb, at, e, 2)
-                                    : load(skb, at, e, 1)) {
+    /* The window must hold the option's type and length, if it has one */
+    if (p + 2 > at + have && at + have < end) {
+        __u64 len = end - p;
+
+        if (len > IP6_WIN) {
+            len = IP6_WIN;
+        }
+        /* 1 to IP6_WIN, in a way the verifier sees whatever clang does */
+        len--;
+        asm volatile("%[len] &= %[mask]"
+                     : [len] "+r"(len) : [mask] "i"(IP6_WIN - 1));
+        len++;
+        if (load(skb, base + p, s->win, len)) {
             return WALK_TRUNCATED;
         }
-        if (e[0] == IP6_OPT_PAD1) {
-            w->opt++;
-            return WALK_MORE;
+        at = p;
+        have = len;
+    }
+    i = p - at;
+    rem = end - at;
+    /* An option may start before lim: its type and length are in view */
+    lim = at + have < end ? have - 1 : have;
+
+#pragma unroll
+    for (k = 0; k < IP6_OPT_BATCH; k++) {
+        __u8 type, len;
+
+        /*
+         * Whichever way the last option went, the verifier sees the same
+         * i here and follows one path on (i stays below twice
+         * IP6_HDR_MAX); and clang, to which the asm is opaque, cannot
+         * work out a trip count that would stop it unrolling.
+         */
+        asm volatile("%[i] &= %[mask]"
+                     : [i] "+r"(i) : [mask] "i"(2 * IP6_HDR_MAX - 1));
+        if (i >= lim) {
+            break;
+        }
+        type = s->win[i & (IP6_WIN - 1)];
+        if (type == IP6_OPT_PAD1) {
+            /* Eight at once when they fill a word of the window */
+            if (!(i & 7) && i + 8 <= have &&
+                !*(__u64 *)&s->win[i & (IP6_WIN - 8)]) {
+                i += 8;
+            } else {
+                i++;
+            }
+            continue;
         }
         /* A TLV must fit in its header; else stop looking */
-        if (w->opt + 2 > w->opt_end || w->opt + 2 + e[1] > w->opt_end) {
-            w->opt_end = 0;
-            return WALK_MORE;
+        if (i + 2 > rem) {
+            end = 0;
+            break;
         }
-        if (e[0] == IP6_OPT_HOME_ADDR && e[1] >= 16) {
-            w->home = at + 2;
+        len = s->win[(i + 1) & (IP6_WIN - 1)];
+        if (i + 2 + len > rem) {
+            end = 0;
+            break;
         }
-        w->opt += 2 + e[1];
-        return WALK_MORE;
+        if (type == IP6_OPT_HOME_ADDR && len >= 16) {
+            s->w.home = base + at + i + 2;
+        }
+        i += 2 + len;
     }
-    if (!ip6_is_ext(w->next) || w->headers == IP6_EXT_MAX) {
+    s->opt = at + i;
+    s->opt_end = end;
+    s->win_at = at;
+    s->win_len = have;
+    return WALK_MORE;
+}
+
+/*
+ * One step of the extension header walk: one header, or a batch of
+ * options of a destination options header.  Global (not inlined)
+ * functions are verified once on their own, with what @s points to
+ * unknown, so the verifier's work does not grow with the number of steps.
+ */
+__attribute__((noinline))
+int nvrss_ip6_step(struct __sk_buff *skb, struct ip6_state *s)
+{
+    const __u8 *e;
+    __u32 hlen, at, have = IP6_HDR_PREFETCH;
+
+    if (!s) {
+        return WALK_TRUNCATED;
+    }
+    if (s->opt < s->opt_end) {
+        return ip6_opts(skb, s);
+    }
+    if (!ip6_is_ext(s->w.next) || s->headers == IP6_EXT_MAX) {
         return WALK_DONE;
     }
-    w->headers++;
-    /* Most headers fit in the prefetch, which then proves they are there */
-    if (load(skb, w->l3 + w->off, e, IP6_HDR_PREFETCH)) {
+    s->headers++;
+    /*
+     * Most headers fit in the prefetch, which then proves they are there;
+     * it goes to the window, where a destination options header's first
+     * options are then.
+     */
+    at = s->l3 + s->w.off;
+    e = s->win;
+    if (load(skb, at, s->win, IP6_HDR_PREFETCH)) {
         have = 8;
-        if (load(skb, w->l3 + w->off, e, 8)) {
+        if (load(skb, at, s->win, 8)) {
             return WALK_TRUNCATED;
         }
     }
-    w->ext = 1;
-    if (w->next == PROTO_FRAGMENT) {
+    s->w.ext = 1;
+    if (s->w.next == PROTO_FRAGMENT) {
         hlen = 8;
-        w->frag = 1;
-    } else if (w->next == PROTO_AH) {
+        s->w.frag = 1;
+    } else if (s->w.next == PROTO_AH) {
         /* RFC 4302: payload length in 4-octet units, minus 2 */
         hlen = (e[1] + 2) * 4;
     } else {
         hlen = (e[1] + 1) * 8;
     }
-    if (hlen > have && !has_byte(skb, w->l3 + w->off + hlen - 1)) {
+    if (hlen > have && !has_byte(skb, at + hlen - 1)) {
         return WALK_TRUNCATED;
     }
-    if (w->next == PROTO_ROUTING && e[2] == 2 && e[3] == 1 && hlen == 24) {
-        w->rt2 = w->l3 + w->off + 8;
-    } else if (w->next == PROTO_DSTOPTS) {
-        w->hdr = w->off;
-        w->opt = 2;
-        w->opt_end = hlen;
+    if (s->w.next == PROTO_ROUTING && e[2] == 2 && e[3] == 1 && hlen == 24) {
+        s->w.rt2 = at + 8;
+    } else if (s->w.next == PROTO_DSTOPTS) {
+        s->hdr = s->w.off;
+        s->opt = 2;
+        s->opt_end = hlen;
+        s->win_at = 0;
+        s->win_len = have < hlen ? have : hlen;
     }
-    w->next = e[0];
-    w->off += hlen;
+    s->w.next = e[0];
+    s->w.off += hlen;
     return WALK_MORE;
 }
 
-/* Returns WALK_DONE when L4 may follow, like a step does */
-__attribute__((noinline))
-int nvrss_ip6_walk(struct __sk_buff *skb, struct ip6_walk *w)
-{
-    __u32 step;
-    int ret;
+struct ip6_loop {
+    struct __sk_buff *skb;
+    struct ip6_state *s;
+};
 
-    for (step = 0; step < IP6_WALK_STEPS; step++) {
-        ret = nvrss_ip6_step(skb, w);
-        if (ret != WALK_MORE) {
-            return ret;
-        }
+static long ip6_walk_step(__u64 i, void *ctx)
+{
+    struct ip6_loop *c = ctx;
+
+    c->s->ret = nvrss_ip6_step(c->skb, c->s);
+    return c->s->ret != WALK_MORE;
+}
+
+/*
+ * Walks the headers after the IPv6 header at @l3, with @w->next and
+ * @w->off set; returns WALK_DONE when L4 may follow, like a step does.
+ * bpf_loop() (Linux 5.17) has the verifier check the callback once
+ * whatever the number of steps, and the kernel inlines it.
+ */
+__attribute__((noinline))
+int nvrss_ip6_walk(struct __sk_buff *skb, __u32 l3, struct ip6_walk *w)
+{
+    struct ip6_state s = { .l3 = l3, .ret = WALK_DONE };
+    struct ip6_loop c = { .skb = skb, .s = &s };
+
+    if (!w) {
+        return WALK_TRUNCATED;
     }
-    /* Out of steps: hash what we have, as after too many headers */
-    return WALK_DONE;
+    s.w = *w;
+    bpf_loop(IP6_WALK_LOOPS, ip6_walk_step, &c, 0);
+    *w = s.w;
+    return s.ret;
 }
 
 static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 l3,
                                       const __u8 *ip, __u32 have, __u32 types,
                                       struct input *in)
 {
-    struct ip6_walk w = { .l3 = l3, .off = 40, .next = ip[6] };
+    struct ip6_walk w = { .off = 40, .next = ip[6] };
     bool tcp = false, udp = false;
     __u8 l4[TCP_HDR_MIN];
     int walk = WALK_DONE;
@@ -290,7 +401,7 @@ static __always_inline int parse_ipv6(struct __sk_buff *skb, __u32 l3,
     }
     __builtin_memcpy(in->addr, ip + 8, 32);
     if (ip6_is_ext(w.next)) {
-        walk = nvrss_ip6_walk(skb, &w);
+        walk = nvrss_ip6_walk(skb, l3, &w);
     }
 
     if (walk == WALK_DONE && !w.frag) {
