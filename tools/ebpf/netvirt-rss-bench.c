@@ -9,7 +9,8 @@
  * truncation of it, and random keys, tables and hash types; and for IPv6
  * frames with long destination options up to the reference's limits (16
  * headers of 2048 bytes, sent through a tap where BPF_PROG_TEST_RUN would
- * refuse them).  Prints TAP.
+ * refuse them); and, through the tap too, frames whose headers the kernel
+ * keeps in page fragments.  Prints TAP.
  *
  * --bench: ours against another program object with upstream QEMU's
  * map layout (--upstream FILE, e.g. the ELF inside upstream's
@@ -1631,9 +1632,9 @@ static bool tap_mtu(Tap *t, int mtu)
 }
 
 /*
- * A packet socket with a virtio-net header: the header length it
- * announces makes the kernel put the whole frame in the skb's linear
- * part, which is all the program can read (see the program's header).
+ * A packet socket with a virtio-net header, whose hdr_len is how much of
+ * a frame the kernel puts in the skb's linear part at least: all of it
+ * with send_linear(), so that the program's first load finds the headers.
  */
 static int linear_sender(const Tap *t)
 {
@@ -1652,10 +1653,11 @@ static int linear_sender(const Tap *t)
     return s;
 }
 
-static void send_linear(const Tap *t, int s, const uint8_t *frame,
-                        size_t len)
+/* Sends with a header_len of @linear: the skb's linear part, at least */
+static void send_split(const Tap *t, int s, const uint8_t *frame,
+                       size_t len, size_t linear)
 {
-    struct virtio_net_hdr vh = { .hdr_len = len };
+    struct virtio_net_hdr vh = { .hdr_len = linear };
     struct sockaddr_ll sll;
     struct iovec iov[2] = {
         { .iov_base = &vh, .iov_len = sizeof(vh) },
@@ -1671,6 +1673,192 @@ static void send_linear(const Tap *t, int s, const uint8_t *frame,
         fprintf(stderr, "send on %s: %s\n", t->ifname, strerror(errno));
         exit(1);
     }
+}
+
+static void send_linear(const Tap *t, int s, const uint8_t *frame,
+                        size_t len)
+{
+    send_split(t, s, frame, len, len);
+}
+
+/*
+ * --check: headers in page fragments.  A packet socket without
+ * PACKET_VNET_HDR leaves just the Ethernet header in the skb's linear
+ * part when a frame takes a page or more (packet_snd(): max(vnet
+ * hdr_len, min(len, hard_header_len)) bytes) and puts the rest in page
+ * fragments, where bpf_skb_load_bytes_relative() does not reach: the
+ * program must read them otherwise.  Half the frames go through the tap
+ * so, half with a virtio-net header whose hdr_len ends the linear part
+ * at a random byte of their headers.
+ */
+
+/* A page and more, with the sender's headroom: always paged */
+#define PAGED_MIN       5000
+#define PAGED_FLOWS     16
+
+static const char *const paged_classes[] = {
+    "IPv4/TCP", "IPv4/UDP", "IPv6/TCP", "IPv6/UDP", "IPv6+ext/TCP",
+    "VLAN IPv4/TCP", "QinQ IPv6/UDP",
+};
+
+static const FrameClass *class_named(const char *name)
+{
+    size_t k;
+
+    for (k = 0; k < ARRAY_SIZE(classes); k++) {
+        if (!strcmp(classes[k].name, name)) {
+            return &classes[k];
+        }
+    }
+    g_assert_not_reached();
+}
+
+/* Payload after the headers up to @len bytes, the IP length fixed up */
+static size_t grow_frame(uint8_t *buf, size_t n, size_t l3, size_t len)
+{
+    uint16_t type = buf[l3 - 2] << 8 | buf[l3 - 1];
+
+    g_assert(n <= len && len <= LONG_FRAME_MAX);
+    memset(buf + n, 0xa5, len - n);
+    if (type == ETH_IP4) {
+        put16(buf + l3 + 2, len - l3);
+    } else if (type == ETH_IP6) {
+        put16(buf + l3 + 4, len - l3 - 40);
+    }
+    return len;
+}
+
+/*
+ * Sends @frame through @t, plainly or with a linear part ending at a
+ * random byte of its first @hdrs bytes; returns its queue.
+ */
+static int send_paged(Tap *t, int s_vnet, GRand *g, bool plain,
+                      const uint8_t *frame, size_t len, size_t hdrs)
+{
+    uint8_t hdr[VNET_HASH_HDR_LEN];
+
+    if (plain) {
+        return tap_where(t, frame, len, hdr);
+    }
+    send_split(t, s_vnet, frame, len,
+               g_rand_int_range(g, ETH_HDR_LEN + 1, MIN(hdrs, len) + 1));
+    return tap_find(t, frame, len, hdr);
+}
+
+typedef struct PagedPoint {
+    unsigned bad, n, tells_linear, tells_other;
+} PagedPoint;
+
+/* Whether @p passed; prints it */
+static bool paged_point(const PagedPoint *p, const char *what,
+                        const char *other)
+{
+    bool ok = !p->bad && p->tells_linear && p->tells_other;
+
+    tap(ok, "headers in page fragments: %s: %u/%u wrong queues (%u tell a "
+        "read of the linear part only, %u %s)", what, p->bad, p->n,
+        p->tells_linear, p->tells_other, other);
+    return ok;
+}
+
+static int check_paged(Prog *ours, GRand *g, Tap *t, int s_vnet)
+{
+    static uint8_t frame[LONG_FRAME_MAX], other[LONG_FRAME_MAX];
+    PagedPoint ord[ARRAY_SIZE(paged_classes)] = {}, lng[N_LAYOUTS] = {};
+    PagedPoint trunc = {};
+    unsigned round, k, i, want, failed = 0;
+    size_t n, len, l3, l4, cut;
+    RssConfig c;
+    Flow f;
+
+    for (round = 0; round < 2; round++) {
+        config_random(g, &c, round == 0);
+        c.table_len = TABLE_LEN;
+        configure(ours, &c);
+
+        /* Plain TCP and UDP, the payload taking it past a page */
+        for (k = 0; k < ARRAY_SIZE(paged_classes); k++) {
+            const FrameClass *fc = class_named(paged_classes[k]);
+
+            for (i = 0; i < PAGED_FLOWS / 2; i++) {
+                flow_random(g, &f);
+                n = build_frame(fc, &f, frame);
+                l3 = ETH_HDR_LEN + (fc->tags[0] ? 4 : 0) +
+                     (fc->tags[1] ? 4 : 0);
+                /* The decoy: the frame without its L4 header */
+                l4 = n - fc->payload -
+                     (fc->proto == IPPROTO_TCP ? 20 : 8);
+                len = grow_frame(frame, n, l3, g_rand_int_range(
+                                 g, PAGED_MIN, 3 * PAGED_MIN));
+                want = expect(&c, frame, len) % NR_QUEUES;
+                ord[k].bad += send_paged(t, s_vnet, g, i % 2, frame, len,
+                                         l4 + 20) != want;
+                ord[k].n++;
+                ord[k].tells_linear += expect(&c, frame, ETH_HDR_LEN) %
+                                       NR_QUEUES != want;
+                ord[k].tells_other += expect(&c, frame, l4) % NR_QUEUES !=
+                                      want;
+            }
+        }
+
+        /* Every long options layout, those under a page grown past it */
+        for (k = 0; k < N_LAYOUTS; k++) {
+            for (i = 0; i < PAGED_FLOWS / 2; i++) {
+                flow_random(g, &f);
+                n = build_long(k, &f, false, frame);
+                len = n < PAGED_MIN ?
+                      grow_frame(frame, n, ETH_HDR_LEN,
+                                 g_rand_int_range(g, PAGED_MIN,
+                                                  2 * PAGED_MIN)) : n;
+                want = expect(&c, frame, len) % NR_QUEUES;
+                lng[k].bad += send_paged(t, s_vnet, g, i % 2, frame, len,
+                                         n) != want;
+                lng[k].n++;
+                lng[k].tells_linear += expect(&c, frame, ETH_HDR_LEN) %
+                                       NR_QUEUES != want;
+                lng[k].tells_other += expect(&c, other,
+                                             build_long(k, &f, true, other))
+                                      % NR_QUEUES != want;
+            }
+        }
+
+        /*
+         * Frames that end inside their headers, past a page: reads past
+         * the end must still fail.  Cut in the last home address option
+         * or the TCP header, or anywhere.
+         */
+        for (k = W_PAD1; k < N_LAYOUTS; k++) {
+            for (i = 0; i < PAGED_FLOWS / 2; i++) {
+                flow_random(g, &f);
+                n = build_long(k, &f, false, frame);
+                cut = i < PAGED_FLOWS / 4 ? n - g_rand_int_range(g, 1, 41)
+                                          : g_rand_int_range(g, PAGED_MIN, n);
+                want = expect(&c, frame, cut) % NR_QUEUES;
+                trunc.bad += send_paged(t, s_vnet, g, i % 2, frame, cut,
+                                        cut) != want;
+                trunc.n++;
+                trunc.tells_linear += expect(&c, frame, ETH_HDR_LEN) %
+                                      NR_QUEUES != want;
+                trunc.tells_other += expect(&c, frame, n) % NR_QUEUES !=
+                                     want;
+            }
+        }
+    }
+
+    for (k = 0; k < ARRAY_SIZE(paged_classes); k++) {
+        g_autofree char *what = g_strdup_printf("%s of %d to %d bytes",
+                                                paged_classes[k], PAGED_MIN,
+                                                3 * PAGED_MIN);
+
+        failed += !paged_point(&ord[k], what, "tell unread ports");
+    }
+    for (k = 0; k < N_LAYOUTS; k++) {
+        failed += !paged_point(&lng[k], layout_name[k],
+                               "tell a wrong walk");
+    }
+    failed += !paged_point(&trunc, "16 headers of 2048 bytes, cut short",
+                           "tell a read past the end");
+    return failed;
 }
 
 static int check_long_options(Prog *ours, GRand *g)
@@ -1779,6 +1967,7 @@ static int check_long_options(Prog *ours, GRand *g)
             layout_name[k], bad[k], n[k], tells[k]);
         failed += bad[k] || !tells[k];
     }
+    failed += check_paged(ours, g, &t, s);
     close(s);
     tap_close(&t);
     return failed;

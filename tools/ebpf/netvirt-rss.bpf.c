@@ -91,11 +91,27 @@ struct {
     __uint(map_flags, BPF_F_MMAPABLE);
 } nvrss_table SEC(".maps");
 
-/* Offsets are from the MAC header: tun and BPF_PROG_TEST_RUN agree there */
+/*
+ * @len bytes at @off from the MAC header.  bpf_skb_load_bytes_relative()
+ * sees only the skb's linear part, and a packet socket can leave no more
+ * than the Ethernet header there; bpf_skb_load_bytes() follows page
+ * fragments too, from skb->data, which tun's queue selection (transmit
+ * path) has at the MAC header.  BPF_PROG_TEST_RUN has skb->data at the
+ * network header, but its skbs are linear: the first load fails only
+ * past the end of the frame, and then so does the length check, skb->len
+ * counting from skb->data; the fallback never runs there.  The check
+ * also spares a frame that is merely short a second helper call.
+ */
 static __always_inline int load(struct __sk_buff *skb, __u32 off, void *to,
                                 __u32 len)
 {
-    return bpf_skb_load_bytes_relative(skb, off, to, len, BPF_HDR_START_MAC);
+    if (!bpf_skb_load_bytes_relative(skb, off, to, len, BPF_HDR_START_MAC)) {
+        return 0;
+    }
+    if (off + len > skb->len) {
+        return -1;
+    }
+    return bpf_skb_load_bytes(skb, off, to, len);
 }
 
 static __always_inline bool has_byte(struct __sk_buff *skb, __u32 off)
