@@ -74,8 +74,12 @@ hash_test() {
         while [ "$(in_echos)" = "$echos0" ]; do
             sleep 1
         done
-        pid=$(pgrep -f "ifname=$tap," | head -n1)
-        ls -l "/proc/$pid/fd" 2>/dev/null | grep -c /dev/vhost-net > "$vhost_fds"
+        pid=$(pgrep -f "^[^ ]*qemu-system-x86_64 .*ifname=$tap," | head -n1)
+        if [ -n "$pid" ]; then
+            ls -l "/proc/$pid/fd" | grep -c /dev/vhost-net
+        else
+            echo "no QEMU process found"
+        fi > "$vhost_fds"
         flows | ip netns exec "$ns" python3 -c '
 import socket, sys
 per_flow = int(sys.argv[1])
