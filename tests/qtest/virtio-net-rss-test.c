@@ -10,19 +10,26 @@
  * receive virtqueue predicted by the reference model in libqos/rss-ref.c,
  * with the hash the model computes when hash reporting is negotiated.
  *
- * The /virtio-net-rss/kernel/ cases check which of the three RSS modes
+ * The /virtio-net-rss/mode/ cases check which of the three RSS modes
  * virtio-net picks (kernel, eBPF, software): the kernel one where the host
  * kernel has TUNGETVNETHASHCAP (our Linux series), the fallback elsewhere.
+ * Where the kernel has it, /virtio-net-rss/mode/macvtap-* and ipvtap-*
+ * run the kernel mode on those backends too: queues are /dev/tapN opened
+ * once each, and frames come in through the lower device, a veth whose
+ * peer sits in a network namespace of the test's own.
  *
- * Needs root (or CAP_NET_ADMIN) and /dev/net/tun.
+ * Needs root (or CAP_NET_ADMIN) and /dev/net/tun; the macvtap and ipvtap
+ * cases also ip(8).
  */
 
 #include "qemu/osdep.h"
+#include <sched.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
+#include <arpa/inet.h>
 #include <linux/capability.h>
 #include <net/if.h>
 #include <linux/if_tun.h>
@@ -87,10 +94,24 @@ typedef struct RssState {
     uint8_t key[RSS_REF_KEY_MAX];
 } RssState;
 
+/* What QEMU's -netdev tap gets its queues from */
+typedef enum Backend {
+    BACKEND_TUN,        /* a multiqueue tap of the test's */
+    BACKEND_MACVTAP,    /* a macvtap (bridge mode) over a veth */
+    BACKEND_IPVTAP,     /* an ipvtap (L2 mode) over a veth */
+} Backend;
+
 typedef struct Rig {
-    char ifname[IFNAMSIZ];
-    int ifindex;
+    char ifname[IFNAMSIZ];  /* the tap, macvtap or ipvtap */
+    int ifindex;            /* of the interface frames are sent on */
     int sock;
+    Backend backend;
+    int netns;              /* macvtap, ipvtap: the veth peer's, or -1 */
+    char lower[IFNAMSIZ];   /* their lower device */
+    bool pin_dst;           /* ipvtap: it takes only its own addresses */
+    int tap_fd;             /* QEMU's queue 0, kept for TUNGETVNETHASH */
+    int vhostfds[NR_QUEUES];
+    bool has_vhostfds;
     QTestState *qts;
     QGuestAllocator alloc;
     QPCIBus *bus;
@@ -128,6 +149,10 @@ typedef struct RigOpts {
     bool vhost;         /* vhost=on */
     unsigned flows;     /* flows per frame kind, FLOWS when 0 */
     const char *incoming; /* -incoming URI: a migration destination */
+    Backend backend;
+    bool vhostfds;      /* open /dev/vhost-net for QEMU, as libvirt does */
+    bool stale_hash;    /* the tap has a hash configuration QEMU never set */
+    bool narrow;        /* kernel mode: check_narrow_configs() too */
 } RigOpts;
 
 /* Host side: tap creation and frame injection */
@@ -175,6 +200,141 @@ static void host_send(Rig *r, const uint8_t *frame, size_t len)
     tap_inject_send(r->sock, r->ifindex, frame, len);
 }
 
+/*
+ * macvtap and ipvtap: the device sits on a veth in our namespace, the
+ * veth's peer in a namespace held only by r->netns.  If the test dies,
+ * that namespace goes with its last descriptor, taking the veth pair and
+ * the device on top with it.
+ */
+
+#define IPVTAP_ADDR4    "192.0.2.1"
+#define IPVTAP_ADDR6    "2001:db8::1"
+
+/* Run ip(8) with @fmt's arguments, split as a shell would; it must work */
+static void ip_run(const char *fmt, ...) G_GNUC_PRINTF(1, 2);
+static void ip_run(const char *fmt, ...)
+{
+    g_autofree char *args = NULL;
+    g_autofree char *cmd = NULL;
+    g_autofree char *err = NULL;
+    g_auto(GStrv) argv = NULL;
+    GError *gerr = NULL;
+    va_list ap;
+    int status;
+
+    va_start(ap, fmt);
+    args = g_strdup_vprintf(fmt, ap);
+    va_end(ap);
+    cmd = g_strdup_printf("ip %s", args);
+    g_assert_true(g_shell_parse_argv(cmd, NULL, &argv, NULL));
+    if (!g_spawn_sync(NULL, argv, NULL,
+                      G_SPAWN_SEARCH_PATH | G_SPAWN_STDOUT_TO_DEV_NULL,
+                      NULL, NULL, NULL, &err, &status, &gerr)) {
+        g_error("%s: %s", cmd, gerr->message);
+    }
+    if (!WIFEXITED(status) || WEXITSTATUS(status)) {
+        g_error("%s failed: %s", cmd, err);
+    }
+}
+
+/* Switch this thread to the namespace @ns; returns the one it left */
+static int netns_enter(int ns)
+{
+    int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+
+    g_assert_cmpint(home, >=, 0);
+    g_assert_cmpint(setns(ns, CLONE_NEWNET), ==, 0);
+    return home;
+}
+
+static void netns_leave(int home)
+{
+    g_assert_cmpint(setns(home, CLONE_NEWNET), ==, 0);
+    close(home);
+}
+
+/* A new network namespace, held only by the returned descriptor */
+static int netns_new(void)
+{
+    int home = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    int ns;
+
+    g_assert_cmpint(home, >=, 0);
+    g_assert_cmpint(unshare(CLONE_NEWNET), ==, 0);
+    ns = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    g_assert_cmpint(ns, >=, 0);
+    netns_leave(home);
+    return ns;
+}
+
+/*
+ * Create the macvtap or ipvtap and open its /dev/tapN once per queue
+ * into @fds; frames for it go through r->sock on the veth's peer.
+ */
+static void vtap_open(Rig *r, int fds[NR_QUEUES])
+{
+    static unsigned serial;
+    bool macvtap = r->backend == BACKEND_MACVTAP;
+    char peer[IFNAMSIZ], mac[18];
+    g_autofree char *dev = NULL;
+    int home, i;
+
+    /* Names of our own: another rig's namespace may still be going away */
+    snprintf(r->lower, IFNAMSIZ, "nvrl%dx%u", getpid() % 100000, serial);
+    snprintf(peer, IFNAMSIZ, "nvrp%dx%u", getpid() % 100000, serial);
+    snprintf(r->ifname, IFNAMSIZ, "nvrv%dx%u", getpid() % 100000, serial);
+    serial++;
+    snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x",
+             guest_mac[0], guest_mac[1], guest_mac[2], guest_mac[3],
+             guest_mac[4], guest_mac[5]);
+
+    r->netns = netns_new();
+    ip_run("link add %s type veth peer name %s netns /proc/%d/fd/%d",
+           r->lower, peer, getpid(), r->netns);
+    if (macvtap) {
+        /* The guest's address is the macvtap's: macvlan delivers by it */
+        ip_run("link add link %s name %s address %s type macvtap "
+               "mode bridge", r->lower, r->ifname, mac);
+    } else {
+        /*
+         * ipvlan hands its devices what it finds their addresses in:
+         * IPv4 and IPv6 destinations, ARP targets.  The MAC is the lower
+         * device's, so the guest gets that one.
+         */
+        ip_run("link set %s address %s", r->lower, mac);
+        ip_run("link add link %s name %s type ipvtap mode l2",
+               r->lower, r->ifname);
+        ip_run("addr add %s/32 dev %s", IPVTAP_ADDR4, r->ifname);
+        ip_run("addr add %s/128 dev %s nodad", IPVTAP_ADDR6, r->ifname);
+        r->pin_dst = true;
+    }
+    ip_run("link set %s up", r->lower);
+    ip_run("link set %s up", r->ifname);
+
+    dev = g_strdup_printf("/dev/tap%u", if_nametoindex(r->ifname));
+    for (i = 0; i < NR_QUEUES; i++) {
+        /* Each open is one more queue; QEMU inherits them all */
+        fds[i] = open(dev, O_RDWR);
+        if (fds[i] < 0) {
+            g_error("%s: %s", dev, strerror(errno));
+        }
+    }
+
+    home = netns_enter(r->netns);
+    r->sock = tap_inject_open(peer, &r->ifindex);
+    netns_leave(home);
+}
+
+/* Undo vtap_open() before the namespace would, so its names are free */
+static void vtap_close(Rig *r)
+{
+    if (r->backend != BACKEND_TUN && r->netns >= 0) {
+        ip_run("link del %s", r->lower);
+        close(r->netns);
+        r->netns = -1;
+    }
+}
+
 /* Frame construction */
 
 typedef enum FrameKind {
@@ -219,6 +379,18 @@ typedef struct Flow {
     uint16_t sport, dport;
 } Flow;
 
+/*
+ * The frames the backend hands on at all.  ipvlan looks up IPv4 and IPv6
+ * destinations and ARP targets (after taking an outer 802.1Q tag off);
+ * an 802.1ad-tagged frame or another ethertype stays with the lower
+ * device.
+ */
+static bool backend_delivers(const Rig *r, FrameKind k)
+{
+    return r->backend != BACKEND_IPVTAP ||
+           (k != F_QINQ_IP6_UDP && k != F_OTHER);
+}
+
 static void put16(uint8_t *p, uint16_t v)
 {
     p[0] = v >> 8;
@@ -242,6 +414,16 @@ static void flow_random(GRand *g, Flow *f)
     rand_bytes(g, f->alt6b, 16);
     f->sport = g_rand_int_range(g, 1, 65536);
     f->dport = g_rand_int_range(g, 1, 65536);
+}
+
+/* A flow the backend delivers: ipvtap's only carry its own addresses */
+static void rig_flow(Rig *r, Flow *f)
+{
+    flow_random(r->rand, f);
+    if (r->pin_dst) {
+        g_assert_cmpint(inet_pton(AF_INET, IPVTAP_ADDR4, f->dst4), ==, 1);
+        g_assert_cmpint(inet_pton(AF_INET6, IPVTAP_ADDR6, f->dst6), ==, 1);
+    }
 }
 
 static size_t put_l4(uint8_t *p, uint8_t proto, const Flow *f)
@@ -724,6 +906,25 @@ static void close_fds(int *fds, int n)
     }
 }
 
+/*
+ * What a QEMU that died before it could turn hashing off leaves in a tap
+ * that outlives it (a macvtap, a persistent tun): all queues' frames to
+ * queue 0, every hash type reported.
+ */
+static void tap_set_stale_hash(int fd)
+{
+    struct tun_vnet_hash h = {
+        .flags = TUN_VNET_HASH_F_RSS | TUN_VNET_HASH_F_REPORT,
+        .hash_types = RSS_REF_HASH_TYPES_ALL,
+        .key_length = RSS_REF_KEY_MAX,
+    };
+    int sz = sizeof(struct virtio_net_hdr_v1_hash);
+
+    memcpy(h.key, rss_ref_ms_key, RSS_REF_KEY_MAX);
+    g_assert_cmpint(ioctl(fd, TUNSETVNETHDRSZ, &sz), ==, 0);
+    g_assert_cmpint(ioctl(fd, TUNSETVNETHASH, &h), ==, 0);
+}
+
 /* The virtio-net device, as -device JSON or device_add arguments */
 static QDict *dev_props(const RigOpts *o)
 {
@@ -782,6 +983,7 @@ static void rig_start_qemu(Rig *r, const RigOpts *o, const int *fds,
 {
     g_autofree char *args = NULL;
     g_autofree char *dev_arg = NULL;
+    g_autofree char *vhostfds = NULL;
     const char *wrap = NULL;
     GError *err = NULL;
     int tfd;
@@ -793,13 +995,18 @@ static void rig_start_qemu(Rig *r, const RigOpts *o, const int *fds,
     if (device) {
         dev_arg = g_strdup_printf("-device '%s'", device);
     }
+    if (r->has_vhostfds) {
+        vhostfds = g_strdup_printf(",vhostfds=%d:%d:%d:%d", r->vhostfds[0],
+                                   r->vhostfds[1], r->vhostfds[2],
+                                   r->vhostfds[3]);
+    }
     args = g_strdup_printf(
         "-M pc -nodefaults -m 256M "
-        "-netdev tap,id=net0,fds=%d:%d:%d:%d,vhost=%s %s "
+        "-netdev tap,id=net0,fds=%d:%d:%d:%d,vhost=%s%s %s "
         "-D %s -trace enable=virtio_net_rss* -trace enable=ebpf_rss* "
         "-trace enable=net_rx_pkt_rss_hash%s%s",
         fds[0], fds[1], fds[2], fds[3], o->vhost ? "on" : "off",
-        dev_arg ? dev_arg : "", r->trace_path,
+        vhostfds ? vhostfds : "", dev_arg ? dev_arg : "", r->trace_path,
         o->incoming ? " -incoming " : "", o->incoming ? o->incoming : "");
 
     if (r->stderr_path) {
@@ -850,9 +1057,25 @@ static Rig *rig_new(const RigOpts *o)
     r->hdr_len = o->hash ? sizeof(struct virtio_net_hdr_v1_hash)
                          : sizeof(struct virtio_net_hdr_v1);
     r->rand = g_rand_new_with_seed(g_test_rand_int());
+    r->backend = o->backend;
+    r->netns = -1;
 
-    tap_open(r, fds);
-    tap_up(r);
+    if (o->backend == BACKEND_TUN) {
+        tap_open(r, fds);
+        tap_up(r);
+    } else {
+        vtap_open(r, fds);
+    }
+    if (o->stale_hash) {
+        tap_set_stale_hash(fds[0]);
+    }
+    if (o->vhostfds) {
+        for (i = 0; i < NR_QUEUES; i++) {
+            r->vhostfds[i] = open("/dev/vhost-net", O_RDWR);
+            g_assert_cmpint(r->vhostfds[i], >=, 0);
+        }
+        r->has_vhostfds = true;
+    }
 
     if (o->fds != FDS_NONE) {
         helper_load(bpf_fds);
@@ -882,9 +1105,22 @@ static Rig *rig_new(const RigOpts *o)
     }
     /*
      * QEMU holds its own references now; once it exits for whatever
-     * reason the non-persistent tap disappears with it.
+     * reason (and rig_free() closed queue 0) the non-persistent tap
+     * disappears with it.  Queue 0 is the same open file as QEMU's: no
+     * new macvtap queue, and TUNGETVNETHASH reads the device's state.
      */
-    close_fds(fds, NR_QUEUES);
+    r->tap_fd = fds[0];
+    close_fds(fds + 1, NR_QUEUES - 1);
+    if (o->stale_hash) {
+        struct tun_vnet_hash h;
+
+        /* The device, once created, turned that off */
+        g_assert_cmpint(ioctl(r->tap_fd, TUNGETVNETHASH, &h), ==, 0);
+        g_assert_cmphex(h.flags, ==, 0);
+    }
+    if (r->has_vhostfds) {
+        close_fds(r->vhostfds, NR_QUEUES);
+    }
 
     pc_alloc_init(&r->alloc, r->qts, ALLOC_NO_FLAGS);
     r->bus = qpci_new_pc(r->qts, &r->alloc);
@@ -945,6 +1181,8 @@ static int rig_free(Rig *r)
     unlink(r->trace_path);
     g_free(r->trace_path);
     close(r->sock);
+    close(r->tap_fd);
+    vtap_close(r);
     qpci_free_pc(r->bus);
     g_free(r->dev->pdev);
     g_free(r->dev);
@@ -1067,6 +1305,10 @@ static int check_frame(Rig *r, FrameKind k, const Flow *f)
     int q;
 
     host_send(r, frame, len);
+    if (!backend_delivers(r, k)) {
+        /* Should it arrive anyway, the next frame's rx_wait() says so */
+        return -1;
+    }
     q = rx_wait(r, seq, &hdr);
     if (q < 0) {
         mismatch(r, "%s seq %u: never received", kind_name[k], seq);
@@ -1076,6 +1318,12 @@ static int check_frame(Rig *r, FrameKind k, const Flow *f)
         if (q >= r->cur.nr_queues) {
             mismatch(r, "%s: queue %d with %u queue pairs active",
                      kind_name[k], q, r->cur.nr_queues);
+        }
+        /* No hash type is enabled until the guest says so */
+        if (r->hash && (hdr.hash_value || hdr.hash_report)) {
+            mismatch(r, "%s seq %u: hash 0x%08x report %u with hashing "
+                     "off", kind_name[k], seq, le32_to_cpu(hdr.hash_value),
+                     le16_to_cpu(hdr.hash_report));
         }
         return q;
     }
@@ -1106,7 +1354,7 @@ static void check_flows(Rig *r, FrameKind first, FrameKind end, int flows)
     int i, k;
 
     for (i = 0; i < flows; i++) {
-        flow_random(r->rand, &f);
+        rig_flow(r, &f);
         for (k = first; k < end; k++) {
             check_frame(r, k, &f);
         }
@@ -1868,6 +2116,60 @@ static void assert_status_mode(QTestState *qts, const char *want)
     g_assert_cmpstr(hmp, ==, want);
 }
 
+/* What the tap of @fd holds (TUNGETVNETHASH) is the guest's config */
+static void assert_tap_config(Rig *r, int fd)
+{
+    struct tun_vnet_hash h = { 0 };
+    uint32_t flags = TUN_VNET_HASH_F_RSS |
+                     (r->hash ? TUN_VNET_HASH_F_REPORT : 0);
+    unsigned i;
+
+    g_assert_cmpint(ioctl(fd, TUNGETVNETHASH, &h), ==, 0);
+    g_assert_cmphex(h.flags, ==, flags);
+    g_assert_cmphex(h.hash_types, ==, r->cur.types);
+    g_assert_cmpuint(h.indirection_table_mask, ==, r->cur.table_len - 1);
+    g_assert_cmpuint(h.unclassified_queue, ==,
+                     r->cur.unclassified % r->cur.nr_queues);
+    for (i = 0; i < r->cur.table_len; i++) {
+        g_assert_cmpuint(h.indirection_table[i], ==,
+                         r->cur.table[i] % r->cur.nr_queues);
+    }
+    g_assert_cmpuint(h.key_length, ==, RSS_REF_KEY_MAX);
+    g_assert(!memcmp(h.key, r->cur.key, RSS_REF_KEY_MAX));
+}
+
+/*
+ * Narrower configurations after the full one, one hash class each, with
+ * fewer queues and shorter tables: a frame outside the class must get no
+ * hash and the unclassified queue, and the tap must use only the queues
+ * the guest left attached (QEMU detaches the others).  Returns how many
+ * configurations went to the tap.
+ */
+static unsigned check_narrow_configs(Rig *r)
+{
+    static const struct {
+        uint32_t types;
+        unsigned table_len, queues;
+    } cfgs[] = {
+        { VIRTIO_NET_RSS_HASH_TYPE_IPv4 | VIRTIO_NET_RSS_HASH_TYPE_IPv6 |
+          VIRTIO_NET_RSS_HASH_TYPE_IP_EX, 16, 2 },
+        { VIRTIO_NET_RSS_HASH_TYPE_TCPv4 | VIRTIO_NET_RSS_HASH_TYPE_TCPv6 |
+          VIRTIO_NET_RSS_HASH_TYPE_TCP_EX, 64, 3 },
+        { VIRTIO_NET_RSS_HASH_TYPE_UDPv4 | VIRTIO_NET_RSS_HASH_TYPE_UDPv6 |
+          VIRTIO_NET_RSS_HASH_TYPE_UDP_EX, 8, NR_QUEUES },
+    };
+    RssState s;
+    unsigned i;
+
+    for (i = 0; i < ARRAY_SIZE(cfgs); i++) {
+        rss_random(r, &s, cfgs[i].table_len, cfgs[i].queues, cfgs[i].types);
+        apply_rss(r, &s);
+        assert_tap_config(r, r->tap_fd);
+        check_flows(r, 0, F_CORE_MAX, 2);
+    }
+    return ARRAY_SIZE(cfgs);
+}
+
 /*
  * Steer and (with o->hash) report in the mode the host allows: "kernel"
  * where the tap can, else @fallback, whose path @fallback_path proves.
@@ -1881,6 +2183,7 @@ static void run_mode(const RigOpts *o, const char *fallback,
     uint8_t buf[512];
     g_autofree char *planned = NULL;
     g_autofree char *used = NULL;
+    unsigned configs = 1;
     Rig *r;
     RssState s;
     size_t len;
@@ -1893,6 +2196,8 @@ static void run_mode(const RigOpts *o, const char *fallback,
                    kernel ? "has" : "lacks", want);
     r = rig_new(o);
     planned = rig_rss_mode(r);
+    /* Before the guest configures anything: one queue, no hash */
+    check_flows(r, F_IP4_TCP, F_IP6_UDP + 1, 1);
     rss_random(r, &s, MAX_TABLE, NR_QUEUES, RSS_REF_HASH_TYPES_ALL);
     apply_rss(r, &s);
     check_flows(r, 0, F_CORE_MAX, o->flows ? o->flows : FLOWS);
@@ -1908,15 +2213,21 @@ static void run_mode(const RigOpts *o, const char *fallback,
     if (want) {
         assert_status_mode(r->qts, want);
     }
+    if (kernel) {
+        assert_tap_config(r, r->tap_fd);
+        if (o->narrow) {
+            configs += check_narrow_configs(r);
+        }
+    }
 
     bad = rig_free(r);
     expect_no_mismatch(bad);
     g_assert_cmpstr(used, ==, want);
     if (kernel) {
         g_assert_cmpstr(planned, ==, "kernel");
-        /* One configuration reached the kernel; the bad one did not */
+        /* Each good configuration reached the kernel; the bad one did not */
         g_assert_cmpuint(count_lines(r->trace, "virtio_net_rss_kernel_set "),
-                         ==, 1);
+                         ==, configs);
         /* Nobody else hashed or steered */
         g_assert_cmpuint(count_lines(r->trace, "net_rx_pkt_rss_hash "),
                          ==, 0);
@@ -1983,7 +2294,8 @@ static void expect_device_refused(const RigOpts *o, const char *needle)
 /* rss-offload=kernel: the kernel's mode, or no device at all */
 static void test_mode_kernel_pinned(void)
 {
-    RigOpts o = { .offload = "kernel", .hash = true, .flows = 20 };
+    RigOpts o = { .offload = "kernel", .hash = true, .flows = 20,
+                  .stale_hash = true, .narrow = true };
 
     if (!host_usable()) {
         return;
@@ -2018,7 +2330,7 @@ static void test_mode_vhost(void)
 static void test_mode_vhost_hash(void)
 {
     RigOpts o = { .offload = "auto", .vhost = true, .hash = true,
-                  .flows = 40 };
+                  .flows = 40, .stale_hash = true, .narrow = true };
 
     run_mode(&o, NULL, PATH_HASH);
 }
@@ -2043,6 +2355,35 @@ static void test_mode_vhost_hash_refused(void)
     }
     expect_device_refused(&o, "hash=on needs a backend that reports "
                           "hashes, and this vhost backend does not");
+}
+
+/*
+ * The kernel's mode on a macvtap or ipvtap, with vhost-net (its /dev/vhost-net
+ * descriptors passed in, as libvirt does) or without.  Registered only where
+ * the kernel hashes; tun's cases are kernel-pinned and vhost-hash.
+ */
+typedef struct BackendCase {
+    const char *path;
+    Backend backend;
+    bool vhost;
+} BackendCase;
+
+static const BackendCase backend_cases[] = {
+    { "/virtio-net-rss/mode/macvtap-kernel", BACKEND_MACVTAP, false },
+    { "/virtio-net-rss/mode/macvtap-vhost-hash", BACKEND_MACVTAP, true },
+    { "/virtio-net-rss/mode/ipvtap-kernel", BACKEND_IPVTAP, false },
+    { "/virtio-net-rss/mode/ipvtap-vhost-hash", BACKEND_IPVTAP, true },
+};
+
+static void test_mode_backend(gconstpointer data)
+{
+    const BackendCase *c = data;
+    RigOpts o = { .offload = "kernel", .hash = true, .flows = 4,
+                  .backend = c->backend, .vhost = c->vhost,
+                  .vhostfds = c->vhost, .stale_hash = true,
+                  .narrow = true };
+
+    run_mode(&o, NULL, PATH_HASH);
 }
 
 /*
@@ -2119,28 +2460,6 @@ static void wait_running(QTestState *qts)
         g_assert(g_get_monotonic_time() < deadline);
         g_usleep(20 * 1000);
     }
-}
-
-/* What the tap of @fd holds (TUNGETVNETHASH) is the guest's config */
-static void assert_tap_config(Rig *r, int fd)
-{
-    struct tun_vnet_hash h = { 0 };
-    uint32_t flags = TUN_VNET_HASH_F_RSS |
-                     (r->hash ? TUN_VNET_HASH_F_REPORT : 0);
-    unsigned i;
-
-    g_assert_cmpint(ioctl(fd, TUNGETVNETHASH, &h), ==, 0);
-    g_assert_cmphex(h.flags, ==, flags);
-    g_assert_cmphex(h.hash_types, ==, r->cur.types);
-    g_assert_cmpuint(h.indirection_table_mask, ==, r->cur.table_len - 1);
-    g_assert_cmpuint(h.unclassified_queue, ==,
-                     r->cur.unclassified % r->cur.nr_queues);
-    for (i = 0; i < r->cur.table_len; i++) {
-        g_assert_cmpuint(h.indirection_table[i], ==,
-                         r->cur.table[i] % r->cur.nr_queues);
-    }
-    g_assert_cmpuint(h.key_length, ==, RSS_REF_KEY_MAX);
-    g_assert(!memcmp(h.key, r->cur.key, RSS_REF_KEY_MAX));
 }
 
 /*
@@ -2859,6 +3178,17 @@ int main(int argc, char **argv)
         qtest_add_func("/virtio-net-rss/mode/vhost", test_mode_vhost);
         qtest_add_func("/virtio-net-rss/mode/vhost-hash",
                        test_mode_vhost_hash);
+    }
+    if (kernel_hash_cap()) {
+        bool vhost = !access("/dev/vhost-net", R_OK | W_OK);
+        size_t i;
+
+        for (i = 0; i < ARRAY_SIZE(backend_cases); i++) {
+            if (vhost || !backend_cases[i].vhost) {
+                qtest_add_data_func(backend_cases[i].path, &backend_cases[i],
+                                    test_mode_backend);
+            }
+        }
     }
     if (!kernel_hash_cap() && !access("/dev/vhost-net", R_OK | W_OK)) {
         qtest_add_func("/virtio-net-rss/mode/vhost-ebpf",
