@@ -39,7 +39,8 @@ QTEST_PROGS := tests/qtest/qos-test tests/qtest/igb-sriov-test \
 	tests/qtest/virtio-net-rss-test tests/qtest/virtio-net-sriov-test \
 	tests/qtest/fuzz-netvirt-test
 NINJA_TARGETS := qemu-system-x86_64 contrib/ebpf-rss-helper/qemu-ebpf-rss-helper \
-	$(QTEST_PROGS) tools/ebpf/netvirt-rss-bench tests/qtest/rss-ref-predict
+	$(QTEST_PROGS) tools/ebpf/netvirt-rss-bench tests/qtest/rss-ref-predict \
+	tests/qtest/netvirt-rss-kdiff
 
 .PHONY: all deps prepare qemu check check-qtest check-guest demo bench \
 	patches-export patches-import clean distclean help FORCE
@@ -122,15 +123,17 @@ FORCE:
 
 # Fuzzing (docs/devel/netvirt-fuzzing.rst): clang + libFuzzer + ASan/UBSan
 # in build/fuzz, corpora in $(NETVIRT_CACHE)/fuzz/.  FUZZ_TIME is seconds
-# per campaign; FUZZ_ONLY picks campaigns (comma separated).
+# per campaign; FUZZ_ONLY picks campaigns (comma separated).  The last one,
+# kernel-diff, replays the RSS corpus in the patched-kernel VM with programs
+# of the main build.
 FUZZ_TIME ?= 600
 FUZZ_ONLY ?=
 FUZZ_BLD := $(abspath $(BUILD_DIR))/fuzz
 .PHONY: fuzz fuzz-smoke
 
-fuzz: prepare
-	@netvirt/fuzz --src $(SRC) --build $(FUZZ_BLD) --time $(FUZZ_TIME) \
-		--only "$(FUZZ_ONLY)" -- $(QEMU_CONFIGURE_FLAGS)
+fuzz: prepare qemu
+	@netvirt/fuzz --src $(SRC) --build $(FUZZ_BLD) --qemu-build $(BLD) \
+		--time $(FUZZ_TIME) --only "$(FUZZ_ONLY)" -- $(QEMU_CONFIGURE_FLAGS)
 
 fuzz-smoke: FUZZ_TIME = 60
 fuzz-smoke: fuzz

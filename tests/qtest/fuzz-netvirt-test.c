@@ -428,6 +428,45 @@ static void test_ipv6_last_rt2_addr(void)
 }
 
 /*
+ * netvirt-rss-kdiff's generated inputs: QEMU read a fragment header's
+ * length from its second octet, which RFC 8200 reserves (the header is
+ * always 8 octets); a non-zero value there made it miss the type 2
+ * routing header after it.  A fragment has no ports to hash: IPv6_EX
+ * over the source and the routing header's address.
+ */
+static void test_ipv6_frag_reserved(void)
+{
+    /* Next header, reserved, offset and flags, identification */
+    static const uint8_t frag_then_rt[8] = { 43, 1, 0, 0, 0, 0, 0, 1 };
+    static const uint8_t rt2_then_udp[8] = { 17, 2, 2, 1 };
+    uint8_t ext[64], frame[128], input[32], *p;
+    RssRefResult want;
+    HashRig r;
+    size_t len;
+
+    if (!rig_start(&r)) {
+        return;
+    }
+    rig_hash_config(&r, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key);
+    p = put(ext, frag_then_rt, sizeof(frag_then_rt));
+    p = put(p, rt2_then_udp, sizeof(rt2_then_udp));
+    p = put(p, home_b, sizeof(home_b));
+    p = put(p, ex_udp, sizeof(ex_udp));
+    len = ipv6_frame(frame, 44, ext, p - ext);
+    memcpy(input, ex_src, 16);
+    memcpy(input + 16, home_b, 16);
+
+    rss_ref_hash_frame(frame, len, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key,
+                       RSS_REF_KEY_MAX, &want);
+    g_assert_cmpuint(want.report, ==, VIRTIO_NET_HASH_REPORT_IPv6_EX);
+    g_assert_cmphex(want.hash, ==,
+                    rss_ref_toeplitz(rss_ref_ms_key, RSS_REF_KEY_MAX,
+                                     input, sizeof(input)));
+    rig_check_frame(&r, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key, frame, len);
+    rig_stop(&r);
+}
+
+/*
  * rss-diff: QEMU walked any number of IPv6 extension headers to the TCP
  * header, while the reference, the eBPF program and the kernel series
  * stop after 16.  Past that depth there are no ports to hash, only the
@@ -546,5 +585,7 @@ int main(int argc, char **argv)
                    test_ipv6_deep_ext_hdrs);
     qtest_add_func("fuzz-netvirt/rss-diff/ipv6-mobility-hdr",
                    test_ipv6_mobility_hdr);
+    qtest_add_func("fuzz-netvirt/kdiff/ipv6-frag-reserved",
+                   test_ipv6_frag_reserved);
     return g_test_run();
 }

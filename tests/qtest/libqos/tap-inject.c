@@ -21,7 +21,15 @@ int tap_inject_open(const char *ifname, int *ifindex)
     struct sockaddr_ll sll = { 0 };
     int s, sock;
 
-    g_file_set_contents(path, "1", 1, NULL);
+    /*
+     * In place: g_file_set_contents() writes a new file and renames it,
+     * which /proc refuses.  A kernel without IPv6 has no such file.
+     */
+    s = open(path, O_WRONLY);
+    if (s >= 0) {
+        g_assert_cmpint(write(s, "1", 1), ==, 1);
+        close(s);
+    }
 
     s = socket(AF_INET, SOCK_DGRAM, 0);
     g_assert_cmpint(s, >=, 0);
@@ -43,19 +51,34 @@ int tap_inject_open(const char *ifname, int *ifindex)
     return sock;
 }
 
-void tap_inject_send(int sock, int ifindex, const uint8_t *frame, size_t len)
+int tap_inject_try_send(int sock, int ifindex, const uint8_t *frame,
+                        size_t len)
 {
     struct sockaddr_ll sll = { 0 };
     ssize_t n;
 
+    /* AF_PACKET refuses anything shorter than the link layer header */
+    if (len < ETH_HLEN) {
+        return -EINVAL;
+    }
     sll.sll_family = AF_PACKET;
     sll.sll_ifindex = ifindex;
     sll.sll_protocol = htons((frame[12] << 8) | frame[13]);
     sll.sll_halen = ETH_ALEN;
     memcpy(sll.sll_addr, frame, ETH_ALEN);
     n = sendto(sock, frame, len, 0, (struct sockaddr *)&sll, sizeof(sll));
-    if (n != len) {
+    if (n < 0) {
+        return -errno;
+    }
+    return n == len ? 0 : -EMSGSIZE;
+}
+
+void tap_inject_send(int sock, int ifindex, const uint8_t *frame, size_t len)
+{
+    int ret = tap_inject_try_send(sock, ifindex, frame, len);
+
+    if (ret) {
         g_error("AF_PACKET send on interface %d: %s", ifindex,
-                strerror(errno));
+                strerror(-ret));
     }
 }

@@ -18,4 +18,8 @@ int tap_inject_open(const char *ifname, int *ifindex);
 void tap_inject_send(int sock, int ifindex, const uint8_t *frame,
                      size_t len);
 
+/* The same, but return 0 or a negative errno instead of failing the test */
+int tap_inject_try_send(int sock, int ifindex, const uint8_t *frame,
+                        size_t len);
+
 #endif
