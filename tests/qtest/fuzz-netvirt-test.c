@@ -24,6 +24,7 @@
 #include "libqos/virtio.h"
 #include "libqos/malloc-pc.h"
 #include "libqos/rss-ref.h"
+#include "libqos/rss-fuzz-input.h"
 #include "libqos/tap-inject.h"
 #include "standard-headers/linux/virtio_net.h"
 #include "standard-headers/linux/virtio_config.h"
@@ -316,22 +317,6 @@ static uint8_t *put(uint8_t *p, const uint8_t *data, size_t len)
     return p + len;
 }
 
-static const uint8_t ex_src[16] = {
-    0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x00, 0x03,
-    0x02, 0xa0, 0xc9, 0xff, 0xfe, 0x00, 0x00, 0x01,
-};
-static const uint8_t ex_dst[16] = {
-    0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x00, 0x03,
-    0x02, 0xa0, 0xc9, 0xff, 0xfe, 0x00, 0x00, 0x02,
-};
-static const uint8_t home_a[16] = {
-    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xa,
-};
-static const uint8_t home_b[16] = {
-    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xb,
-};
-static const uint8_t ex_udp[8] = { 0x0a, 0xea, 0x06, 0xe6, 0, 8, 0, 0 };
-
 /*
  * rss-diff: a home address option shorter than an address (RFC 6275 sets
  * its length to 16) gave QEMU "an address" made of the bytes after it.
@@ -357,11 +342,11 @@ static void test_ipv6_short_home_addr(void)
     }
     rig_hash_config(&r, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key);
     p = put(ext, hao_len0, sizeof(hao_len0));
-    p = put(p, ex_udp, sizeof(ex_udp));
-    check_ex_addrs(&r, 60, ext, p - ext, ex_src, ex_dst);
+    p = put(p, rss_fuzz_udp, sizeof(rss_fuzz_udp));
+    check_ex_addrs(&r, 60, ext, p - ext, rss_fuzz_v6_src, rss_fuzz_v6_dst);
     p = put(ext, hao_len15, sizeof(hao_len15));
-    p = put(p, ex_udp, sizeof(ex_udp));
-    check_ex_addrs(&r, 60, ext, p - ext, ex_src, ex_dst);
+    p = put(p, rss_fuzz_udp, sizeof(rss_fuzz_udp));
+    check_ex_addrs(&r, 60, ext, p - ext, rss_fuzz_v6_src, rss_fuzz_v6_dst);
     rig_stop(&r);
 }
 
@@ -388,19 +373,19 @@ static void test_ipv6_last_home_addr(void)
 
     /* Two options in one header (40 bytes): the second one */
     p = put(ext, two_hao, sizeof(two_hao));
-    p = put(p, home_a, sizeof(home_a));
+    p = put(p, rss_fuzz_home_a, sizeof(rss_fuzz_home_a));
     p = put(p, hao, sizeof(hao));
-    p = put(p, home_b, sizeof(home_b));
+    p = put(p, rss_fuzz_home_b, sizeof(rss_fuzz_home_b));
     p = put(p, padn_empty, sizeof(padn_empty));
-    p = put(p, ex_udp, sizeof(ex_udp));
-    check_ex_addrs(&r, 60, ext, p - ext, home_b, ex_dst);
+    p = put(p, rss_fuzz_udp, sizeof(rss_fuzz_udp));
+    check_ex_addrs(&r, 60, ext, p - ext, rss_fuzz_home_b, rss_fuzz_v6_dst);
 
     /* One in a first header, then a header with only padding */
     p = put(ext, padn_hao, sizeof(padn_hao));
-    p = put(p, home_a, sizeof(home_a));
+    p = put(p, rss_fuzz_home_a, sizeof(rss_fuzz_home_a));
     p = put(p, pad_only, sizeof(pad_only));
-    p = put(p, ex_udp, sizeof(ex_udp));
-    check_ex_addrs(&r, 60, ext, p - ext, home_a, ex_dst);
+    p = put(p, rss_fuzz_udp, sizeof(rss_fuzz_udp));
+    check_ex_addrs(&r, 60, ext, p - ext, rss_fuzz_home_a, rss_fuzz_v6_dst);
     rig_stop(&r);
 }
 
@@ -419,11 +404,11 @@ static void test_ipv6_last_rt2_addr(void)
     rig_hash_config(&r, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key);
     /* Then a routing header of another type but the same length */
     p = put(ext, rt2_then_rt, sizeof(rt2_then_rt));
-    p = put(p, home_b, sizeof(home_b));
+    p = put(p, rss_fuzz_home_b, sizeof(rss_fuzz_home_b));
     p = put(p, rt0_then_udp, sizeof(rt0_then_udp));
-    p = put(p, home_a, sizeof(home_a));
-    p = put(p, ex_udp, sizeof(ex_udp));
-    check_ex_addrs(&r, 43, ext, p - ext, ex_src, home_b);
+    p = put(p, rss_fuzz_home_a, sizeof(rss_fuzz_home_a));
+    p = put(p, rss_fuzz_udp, sizeof(rss_fuzz_udp));
+    check_ex_addrs(&r, 43, ext, p - ext, rss_fuzz_v6_src, rss_fuzz_home_b);
     rig_stop(&r);
 }
 
@@ -450,11 +435,11 @@ static void test_ipv6_frag_reserved(void)
     rig_hash_config(&r, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key);
     p = put(ext, frag_then_rt, sizeof(frag_then_rt));
     p = put(p, rt2_then_udp, sizeof(rt2_then_udp));
-    p = put(p, home_b, sizeof(home_b));
-    p = put(p, ex_udp, sizeof(ex_udp));
+    p = put(p, rss_fuzz_home_b, sizeof(rss_fuzz_home_b));
+    p = put(p, rss_fuzz_udp, sizeof(rss_fuzz_udp));
     len = ipv6_frame(frame, 44, ext, p - ext);
-    memcpy(input, ex_src, 16);
-    memcpy(input + 16, home_b, 16);
+    memcpy(input, rss_fuzz_v6_src, 16);
+    memcpy(input + 16, rss_fuzz_home_b, 16);
 
     rss_ref_hash_frame(frame, len, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key,
                        RSS_REF_KEY_MAX, &want);
@@ -487,8 +472,8 @@ static void test_ipv6_deep_ext_hdrs(void)
         return;
     }
     rig_hash_config(&r, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key);
-    memcpy(input, ex_src, 16);
-    memcpy(input + 16, ex_dst, 16);
+    memcpy(input, rss_fuzz_v6_src, 16);
+    memcpy(input + 16, rss_fuzz_v6_dst, 16);
     memcpy(input + 32, tcp, 4);
 
     for (n = 16; n <= 17; n++) {
@@ -548,8 +533,8 @@ static void test_ipv6_mobility_hdr(void)
         return;
     }
     rig_hash_config(&r, RSS_REF_HASH_TYPES_ALL, rss_ref_ms_key);
-    memcpy(input, ex_src, 16);
-    memcpy(input + 16, ex_dst, 16);
+    memcpy(input, rss_fuzz_v6_src, 16);
+    memcpy(input + 16, rss_fuzz_v6_dst, 16);
     for (i = 0; i < ARRAY_SIZE(mh); i++) {
         len = ipv6_frame(frame, 135, mh[i], 8);
         memcpy(frame + len, tcp, sizeof(tcp));

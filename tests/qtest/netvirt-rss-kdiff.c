@@ -961,17 +961,6 @@ static void gen_frame(Gen *g, Frame *f, Class c)
  */
 #define FINDING_FRAMES  16
 
-static const uint8_t f_src[16] = {
-    0x3f, 0xfe, 0x25, 0x01, 0x02, 0x00, 0x00, 0x03,
-    0x02, 0xa0, 0xc9, 0xff, 0xfe, 0x00, 0x00, 0x01,
-};
-static const uint8_t f_home[16] = {
-    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xa,
-};
-static const uint8_t f_home_b[16] = {
-    0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0xb,
-};
-static const uint8_t f_udp[8] = { 0x0a, 0xea, 0x06, 0xe6, 0, 8, 0, 0 };
 static const uint8_t f_tcp[20] = {
     0x0a, 0xea, 0x06, 0xe6, 0, 0, 0, 0, 0, 0, 0, 0, 0x50, 0x02, 0x20,
 };
@@ -990,8 +979,8 @@ static void finding_ipv6(Frame *f, uint8_t next)
     p[14] = 0x60;
     p[14 + 6] = next;
     p[14 + 7] = 64;
-    memcpy(p + 14 + 8, f_src, 16);
-    memcpy(p + 14 + 24, f_src, 16);
+    memcpy(p + 14 + 8, rss_fuzz_v6_src, 16);
+    memcpy(p + 14 + 24, rss_fuzz_v6_src, 16);
     p[14 + 39] = 2;
 }
 
@@ -1021,8 +1010,8 @@ static void finding_frame(unsigned i, Frame *f)
         p[3] = 2;
         p[6] = 0xc9;
         p[7] = 16;
-        memcpy(p + 8, f_home, 16);
-        memcpy(p + 24, f_udp, 8);
+        memcpy(p + 8, rss_fuzz_home_a, 16);
+        memcpy(p + 24, rss_fuzz_udp, 8);
         break;
     case 4:     /* 3: IPv4 with an IHL of 4 */
         f->len = 0;
@@ -1033,8 +1022,8 @@ static void finding_frame(unsigned i, Frame *f)
         p[14 + 3] = 24;
         p[14 + 8] = 64;
         p[14 + 9] = P_UDP;
-        memcpy(p + 14 + 12, f_home, 4);
-        memcpy(p + 30, f_udp, 8);
+        memcpy(p + 14 + 12, rss_fuzz_home_a, 4);
+        memcpy(p + 30, rss_fuzz_udp, 8);
         break;
     case 5:     /* 4: the IPv6 Ethertype, IP version 4 */
         finding_ipv6(f, P_NONE);
@@ -1052,11 +1041,11 @@ static void finding_frame(unsigned i, Frame *f)
             p[5] = 18;
         } else {
             p[3] = 15;
-            memcpy(p + 4, f_home, 15);
+            memcpy(p + 4, rss_fuzz_home_a, 15);
             p[19] = 1;
             p[20] = 2;
         }
-        fr_bytes(f, f_udp, 8);
+        fr_bytes(f, rss_fuzz_udp, 8);
         break;
     case 8:     /* 5: two home address options, the second one counts */
         finding_ipv6(f, P_DST);
@@ -1065,13 +1054,13 @@ static void finding_frame(unsigned i, Frame *f)
         p[1] = 5;
         p[2] = 0xc9;
         p[3] = 16;
-        memcpy(p + 4, f_home, 16);
+        memcpy(p + 4, rss_fuzz_home_a, 16);
         p[20] = 0xc9;
         p[21] = 16;
-        memcpy(p + 22, f_home_b, 16);
+        memcpy(p + 22, rss_fuzz_home_b, 16);
         p[38] = 1;
         p[39] = 8;
-        fr_bytes(f, f_udp, 8);
+        fr_bytes(f, rss_fuzz_udp, 8);
         break;
     case 9:     /* 5: a type 2 routing header, then one of type 0 */
         finding_ipv6(f, P_RT);
@@ -1080,12 +1069,12 @@ static void finding_frame(unsigned i, Frame *f)
         p[1] = 2;
         p[2] = 2;
         p[3] = 1;
-        memcpy(p + 8, f_home, 16);
+        memcpy(p + 8, rss_fuzz_home_a, 16);
         p[24] = P_UDP;
         p[25] = 2;
         p[27] = 1;
-        memcpy(p + 32, f_src, 16);
-        fr_bytes(f, f_udp, 8);
+        memcpy(p + 32, rss_fuzz_v6_src, 16);
+        fr_bytes(f, rss_fuzz_udp, 8);
         break;
     case 10:    /* 6: 16 hop-by-hop headers, then TCP */
     case 11:    /* 6: 17 of them */
@@ -1113,11 +1102,11 @@ static void finding_frame(unsigned i, Frame *f)
         p[1] = n;
         p[2] = 0xc9;
         p[3] = 16;
-        memcpy(p + 4, f_src, 16);
+        memcpy(p + 4, rss_fuzz_v6_src, 16);
         /* Pad1 from 20 on, the last option 18 bytes before the end */
         p[(n + 1) * 8 - 18] = 0xc9;
         p[(n + 1) * 8 - 17] = 16;
-        memcpy(p + (n + 1) * 8 - 16, f_home, 16);
+        memcpy(p + (n + 1) * 8 - 16, rss_fuzz_home_a, 16);
         fr_bytes(f, f_tcp, sizeof(f_tcp));
         break;
     default:

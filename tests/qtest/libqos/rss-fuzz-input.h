@@ -48,4 +48,15 @@ size_t rss_fuzz_input_encode(uint8_t *buf, uint32_t hash_types,
                              const uint8_t *key, const uint8_t *frame,
                              size_t frame_len);
 
+/*
+ * IPv6 addresses (RFC 3849 documentation prefix for home addresses) and a
+ * UDP header from which the regression frames of the rss-diff findings
+ * are built, by fuzz-netvirt-test and by netvirt-rss-kdiff alike.
+ */
+extern const uint8_t rss_fuzz_v6_src[16];
+extern const uint8_t rss_fuzz_v6_dst[16];
+extern const uint8_t rss_fuzz_home_a[16];
+extern const uint8_t rss_fuzz_home_b[16];
+extern const uint8_t rss_fuzz_udp[8];
+
 #endif
