@@ -11,9 +11,18 @@
  * by the device (VIRTIO_NET_F_HASH_REPORT) that is the device's value;
  * without a report the kernel computes its own, different, flow hash.
  *
+ * A TPACKET_V3 block reaches user space when the next packet does not
+ * fit in it, or when its retire timer fires.  In a guest on KVM nested
+ * in a TCG VM that timer was seen to stall for minutes, so the blocks
+ * here hold one test packet each (see BLOCK_PRIV), and the sender ends
+ * every flow with a larger "flush" packet to the same port, which closes
+ * the block of the flow's last test packet on that queue and is not
+ * reported.  No packet then waits for a timer.
+ *
  * usage: rxhash IFNAME QUEUES UDP-PORT COUNT TIMEOUT-SECONDS
- * prints "rx QUEUE 4|6 SRC-PORT HASH" per packet to UDP-PORT, then
- * "done N" (N = packets seen; fewer than COUNT on timeout).
+ * prints "rx QUEUE 4|6 SRC-PORT HASH" per test packet to UDP-PORT (UDP
+ * payload of at most TEST_PAYLOAD_MAX bytes), then "done N" (N = packets
+ * seen; fewer than COUNT on timeout).
  *
  * usage: rxhash --qstats IFNAME QUEUES
  * prints the packets the driver counted on each receive queue, as it
@@ -40,9 +49,22 @@
 #include <unistd.h>
 
 #define MAX_QUEUES  16
-#define BLOCK_SIZE  (1 << 16)
-#define BLOCKS      8
+#define BLOCK_SIZE  4096
+#define BLOCKS      512
 #define FRAME_SIZE  2048
+
+/*
+ * Space for packets in a block: BLOCK_SIZE less the block descriptor
+ * (48 bytes) and BLOCK_PRIV.  A packet takes its 82-byte header area
+ * (struct tpacket3_hdr, struct sockaddr_ll, alignment) plus the frame,
+ * rounded up to 8: 136 bytes for a test packet over IPv4, 152 over IPv6.
+ * 216 bytes hold one of them but never two; a larger frame is cut to
+ * fit, which keeps the Ethernet, IP and UDP headers read here.
+ */
+#define BLOCK_ROOM  216
+#define BLOCK_PRIV  (BLOCK_SIZE - 48 - BLOCK_ROOM)
+
+#define TEST_PAYLOAD_MAX    64
 
 struct ring {
     int fd;
@@ -64,6 +86,7 @@ static void open_ring(struct ring *r, int ifindex, int fanout_id)
         .tp_frame_size = FRAME_SIZE,
         .tp_frame_nr = BLOCK_SIZE / FRAME_SIZE * BLOCKS,
         .tp_retire_blk_tov = 10,
+        .tp_sizeof_priv = BLOCK_PRIV,
         .tp_feature_req_word = TP_FT_REQ_FILL_RXHASH,
     };
     struct sockaddr_ll sll = {
@@ -105,7 +128,7 @@ static void open_ring(struct ring *r, int ifindex, int fanout_id)
     r->block = 0;
 }
 
-/* Source port of a UDP packet to @port, or -1 */
+/* Source port of a test packet (UDP to @port, short payload), or -1 */
 static int udp_sport(const uint8_t *p, unsigned len, unsigned port,
                      int *family)
 {
@@ -130,7 +153,8 @@ static int udp_sport(const uint8_t *p, unsigned len, unsigned port,
     } else {
         return -1;
     }
-    if (len < l4 + 8 || (unsigned)((p[l4 + 2] << 8) | p[l4 + 3]) != port) {
+    if (len < l4 + 8 || (unsigned)((p[l4 + 2] << 8) | p[l4 + 3]) != port ||
+        ((p[l4 + 4] << 8) | p[l4 + 5]) > 8 + TEST_PAYLOAD_MAX) {
         return -1;
     }
     return (p[l4] << 8) | p[l4 + 1];
