@@ -22,7 +22,8 @@
  * usage: rxhash IFNAME QUEUES UDP-PORT COUNT TIMEOUT-SECONDS
  * prints "rx QUEUE 4|6 SRC-PORT HASH" per test packet to UDP-PORT (UDP
  * payload of at most TEST_PAYLOAD_MAX bytes), then "done N" (N = packets
- * seen; fewer than COUNT on timeout).
+ * seen; fewer than COUNT on timeout).  Other frames are printed as
+ * "other QUEUE ethertype 0xTYPE len LEN".
  *
  * usage: rxhash --qstats IFNAME QUEUES
  * prints the packets the driver counted on each receive queue, as it
@@ -128,34 +129,42 @@ static void open_ring(struct ring *r, int ifindex, int fanout_id)
     r->block = 0;
 }
 
-/* Source port of a test packet (UDP to @port, short payload), or -1 */
+#define NOT_TEST    (-1)
+#define FLUSH       (-2)
+
+/*
+ * Source port of a test packet (UDP to @port, short payload), FLUSH for a
+ * longer one to @port, NOT_TEST for anything else
+ */
 static int udp_sport(const uint8_t *p, unsigned len, unsigned port,
                      int *family)
 {
     unsigned l3, l4;
 
     if (len < ETH_HLEN) {
-        return -1;
+        return NOT_TEST;
     }
     l3 = ETH_HLEN;
     if (p[12] == 0x08 && p[13] == 0x00) {
         if (len < l3 + 20 || p[l3 + 9] != IPPROTO_UDP) {
-            return -1;
+            return NOT_TEST;
         }
         l4 = l3 + (p[l3] & 0xf) * 4;
         *family = 4;
     } else if (p[12] == 0x86 && p[13] == 0xdd) {
         if (len < l3 + 40 || p[l3 + 6] != IPPROTO_UDP) {
-            return -1;
+            return NOT_TEST;
         }
         l4 = l3 + 40;
         *family = 6;
     } else {
-        return -1;
+        return NOT_TEST;
     }
-    if (len < l4 + 8 || (unsigned)((p[l4 + 2] << 8) | p[l4 + 3]) != port ||
-        ((p[l4 + 4] << 8) | p[l4 + 5]) > 8 + TEST_PAYLOAD_MAX) {
-        return -1;
+    if (len < l4 + 8 || (unsigned)((p[l4 + 2] << 8) | p[l4 + 3]) != port) {
+        return NOT_TEST;
+    }
+    if (((p[l4 + 4] << 8) | p[l4 + 5]) > 8 + TEST_PAYLOAD_MAX) {
+        return FLUSH;
     }
     return (p[l4] << 8) | p[l4 + 1];
 }
@@ -178,11 +187,21 @@ static unsigned drain(struct ring *r, unsigned q, unsigned port)
         for (i = 0; i < bd->hdr.bh1.num_pkts; i++) {
             int family, sport = udp_sport((uint8_t *)h + h->tp_mac,
                                           h->tp_snaplen, port, &family);
+            struct sockaddr_ll *sll = (void *)((uint8_t *)h +
+                TPACKET_ALIGN(sizeof(*h)));
 
             if (sport >= 0) {
                 printf("rx %u %d %d 0x%08x\n", q, family, sport,
                        h->hv1.tp_rxhash);
                 n++;
+            } else if (sport == NOT_TEST && sll->sll_pkttype !=
+                       PACKET_OUTGOING) {
+                /* Says what a stray frame in the driver's counters was */
+                const uint8_t *mac = (uint8_t *)h + h->tp_mac;
+
+                printf("other %u ethertype 0x%02x%02x len %u\n", q,
+                       h->tp_snaplen >= ETH_HLEN ? mac[12] : 0,
+                       h->tp_snaplen >= ETH_HLEN ? mac[13] : 0, h->tp_len);
             }
             h = (void *)((uint8_t *)h + h->tp_next_offset);
         }

@@ -198,6 +198,7 @@ hash_check() {
         [ -n "$queue" ] || continue
         expected[queue]=$((expected[queue] + per_flow + 1))
     done <<< "$want"
+    echo "$guest_out" | grep '^other ' | head -n 20 | sed 's/^/# guest got: /'
     local extra=0 short=0 delta
     for q in 0 1 2 3; do
         delta=$((${after[q]:-0} - ${before[q]:-0}))
