@@ -8,15 +8,10 @@
 # is checked.  The VM's kernel has KVM and the VM's TCG CPU implements
 # AMD-V with nested paging, so the guest runs on KVM inside the VM, about
 # as fast as a guest under TCG on the host (a guest under TCG inside the
-# TCG VM took 12 minutes to boot).
+# TCG VM took 12 minutes to boot).  Its TSC-deadline timer is off: with
+# it, the nested guest's timers stalled for minutes (RCU stall reports).
 #
 # netvirt-timeout: 1200
-# netvirt-default: no
-# (passed in 2 of 3 runs: in the third the driver counted all 256
-# packets on the right queues, but 28 were still in unretired TPACKET_V3
-# blocks of tests/guest/rxhash.c when its 300 s deadline, on the nested
-# guest's clock, passed; until that is understood, run it with
-# make check TESTS=virtio-net-hash-vhost-test.sh)
 
 . "$(dirname "$0")/lib.sh"
 . "$top/tests/guest/virtio-net-hash.sh"
