@@ -108,7 +108,6 @@ typedef struct Rig {
     Backend backend;
     int netns;              /* macvtap, ipvtap: the veth peer's, or -1 */
     char lower[IFNAMSIZ];   /* their lower device */
-    bool pin_dst;           /* ipvtap: it takes only its own addresses */
     int tap_fd;             /* QEMU's queue 0, kept for TUNGETVNETHASH */
     int vhostfds[NR_QUEUES];
     bool has_vhostfds;
@@ -306,7 +305,6 @@ static void vtap_open(Rig *r, int fds[NR_QUEUES])
                r->lower, r->ifname);
         ip_run("addr add %s/32 dev %s", IPVTAP_ADDR4, r->ifname);
         ip_run("addr add %s/128 dev %s nodad", IPVTAP_ADDR6, r->ifname);
-        r->pin_dst = true;
     }
     ip_run("link set %s up", r->lower);
     ip_run("link set %s up", r->ifname);
@@ -420,7 +418,7 @@ static void flow_random(GRand *g, Flow *f)
 static void rig_flow(Rig *r, Flow *f)
 {
     flow_random(r->rand, f);
-    if (r->pin_dst) {
+    if (r->backend == BACKEND_IPVTAP) {
         g_assert_cmpint(inet_pton(AF_INET, IPVTAP_ADDR4, f->dst4), ==, 1);
         g_assert_cmpint(inet_pton(AF_INET6, IPVTAP_ADDR6, f->dst6), ==, 1);
     }
@@ -1042,6 +1040,15 @@ static void rig_start_qemu(Rig *r, const RigOpts *o, const int *fds,
     }
 }
 
+/* The tap of @fd computes no hash: QEMU turned off what it found */
+static void assert_tap_hash_off(int fd)
+{
+    struct tun_vnet_hash h = { 0 };
+
+    g_assert_cmpint(ioctl(fd, TUNGETVNETHASH, &h), ==, 0);
+    g_assert_cmphex(h.flags, ==, 0);
+}
+
 static Rig *rig_new(const RigOpts *o)
 {
     Rig *r = g_new0(Rig, 1);
@@ -1112,11 +1119,8 @@ static Rig *rig_new(const RigOpts *o)
     r->tap_fd = fds[0];
     close_fds(fds + 1, NR_QUEUES - 1);
     if (o->stale_hash) {
-        struct tun_vnet_hash h;
-
         /* The device, once created, turned that off */
-        g_assert_cmpint(ioctl(r->tap_fd, TUNGETVNETHASH, &h), ==, 0);
-        g_assert_cmphex(h.flags, ==, 0);
+        assert_tap_hash_off(r->tap_fd);
     }
     if (r->has_vhostfds) {
         close_fds(r->vhostfds, NR_QUEUES);
@@ -2480,7 +2484,7 @@ static void run_migration(const RigOpts *o, const char *want, Path path)
     RigOpts dst_o = *o;
     Rig *r, dst = { 0 };
     RssState s;
-    int fds[NR_QUEUES], tap_fd, bad;
+    int fds[NR_QUEUES], bad;
     bool kernel = !strcmp(want, "kernel");
     unsigned flows = o->flows ? o->flows : FLOWS;
 
@@ -2502,18 +2506,13 @@ static void run_migration(const RigOpts *o, const char *want, Path path)
     /* The destination: its own tap, the same device, waiting */
     tap_open(&dst, fds);
     tap_up(&dst);
-    /* Queue 0 stays attached: read the tap's hash config through it */
-    tap_fd = dup(fds[0]);
-    g_assert_cmpint(tap_fd, >=, 0);
     dst_o.incoming = uri;
     rig_start_qemu(&dst, &dst_o, fds, json->str);
-    close_fds(fds, NR_QUEUES);
+    /* Queue 0 stays open, as in rig_new(): for TUNGETVNETHASH */
+    close_fds(fds + 1, NR_QUEUES - 1);
     if (kernel) {
-        struct tun_vnet_hash h = { 0 };
-
         /* Nothing in the new tap yet: whatever comes is the migration's */
-        g_assert_cmpint(ioctl(tap_fd, TUNGETVNETHASH, &h), ==, 0);
-        g_assert_cmphex(h.flags, ==, 0);
+        assert_tap_hash_off(fds[0]);
     }
 
     qtest_qmp_assert_success(r->qts, "{'execute': 'migrate', "
@@ -2530,6 +2529,8 @@ static void run_migration(const RigOpts *o, const char *want, Path path)
     unlink(r->trace_path);
     g_free(r->trace_path);
     close(r->sock);
+    close(r->tap_fd);
+    r->tap_fd = fds[0];
     r->qts = dst.qts;
     r->bus->qts = dst.qts;
     r->sock = dst.sock;
@@ -2539,7 +2540,7 @@ static void run_migration(const RigOpts *o, const char *want, Path path)
 
     assert_status_mode(r->qts, want);
     if (kernel) {
-        assert_tap_config(r, tap_fd);
+        assert_tap_config(r, r->tap_fd);
     }
     /* A dead data path would cost a timeout per frame: probe it first */
     check_flows(r, F_IP4_TCP, F_IP4_TCP + 1, 1);
@@ -2548,7 +2549,6 @@ static void run_migration(const RigOpts *o, const char *want, Path path)
     }
 
     bad = rig_free(r);
-    close(tap_fd);
     unlink(sock);
     rmdir(dir);
     expect_no_mismatch(bad);
@@ -3129,6 +3129,10 @@ static void test_service_bad(void)
 
 int main(int argc, char **argv)
 {
+    /* What this host offers: the tests that need it are registered */
+    bool kernel = kernel_hash_cap();
+    bool vhost = !access("/dev/vhost-net", R_OK | W_OK);
+
     g_test_init(&argc, &argv, NULL);
 
     qtest_add_func("/virtio-net-rss/reference/ms-vectors", test_reference);
@@ -3174,13 +3178,12 @@ int main(int argc, char **argv)
     qtest_add_func("/virtio-net-rss/mode/status-generic",
                    test_mode_status_generic);
     /* Registered only where they can run: skips count as failures in CI */
-    if (kernel_hash_cap() && !access("/dev/vhost-net", R_OK | W_OK)) {
+    if (kernel && vhost) {
         qtest_add_func("/virtio-net-rss/mode/vhost", test_mode_vhost);
         qtest_add_func("/virtio-net-rss/mode/vhost-hash",
                        test_mode_vhost_hash);
     }
-    if (kernel_hash_cap()) {
-        bool vhost = !access("/dev/vhost-net", R_OK | W_OK);
+    if (kernel) {
         size_t i;
 
         for (i = 0; i < ARRAY_SIZE(backend_cases); i++) {
@@ -3190,18 +3193,18 @@ int main(int argc, char **argv)
             }
         }
     }
-    if (!kernel_hash_cap() && !access("/dev/vhost-net", R_OK | W_OK)) {
+    if (!kernel && vhost) {
         qtest_add_func("/virtio-net-rss/mode/vhost-ebpf",
                        test_mode_vhost_ebpf);
         qtest_add_func("/virtio-net-rss/mode/vhost-hash-refused",
                        test_mode_vhost_hash_refused);
     }
     qtest_add_func("/virtio-net-rss/migration/hash", test_migration_hash);
-    if (!access("/dev/vhost-net", R_OK | W_OK)) {
+    if (vhost) {
         qtest_add_func("/virtio-net-rss/migration/vhost",
                        test_migration_vhost);
     }
-    if (!kernel_hash_cap()) {
+    if (!kernel) {
         qtest_add_func("/virtio-net-rss/migration/kernel-dst-refused",
                        test_migration_kernel_refused);
     }
