@@ -980,8 +980,7 @@ static void finding_ipv6(Frame *f, uint8_t next)
     p[14 + 6] = next;
     p[14 + 7] = 64;
     memcpy(p + 14 + 8, rss_fuzz_v6_src, 16);
-    memcpy(p + 14 + 24, rss_fuzz_v6_src, 16);
-    p[14 + 39] = 2;
+    memcpy(p + 14 + 24, rss_fuzz_v6_dst, 16);
 }
 
 static void finding_frame(unsigned i, Frame *f)
